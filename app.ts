@@ -1,0 +1,83 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import type { Clock } from "./core/clock.ts";
+import { TooLarge } from "./core/errors.ts";
+import { createServices, type Services } from "./core/services.ts";
+import type { Config } from "./config.ts";
+import type { Store } from "./db/store.ts";
+import { conversationRoutes } from "./routes/api/conversations.ts";
+import { searchRoutes } from "./routes/api/search.ts";
+import { tokenRoutes } from "./routes/api/tokens.ts";
+import { authRoutes } from "./routes/auth.ts";
+import type { AppEnv } from "./routes/env.ts";
+import { errorBody, errorResponse } from "./routes/errors.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { requireUser } from "./routes/middleware/require_user.ts";
+import { openApiDocument } from "./routes/openapi.ts";
+
+/** A built application: its HTTP handler, its services, and a switch for shutdown. */
+export interface App {
+  hono: Hono<AppEnv>;
+  services: Services;
+  /** /readyz answers 503 from now on. */
+  startDraining(): void;
+}
+
+/** Builds the whole service from its dependencies. The one place routes are mounted. */
+export function createApp(deps: { config: Config; store: Store; clock: Clock }): App {
+  const { config, store } = deps;
+  const services = createServices(deps);
+  let draining = false;
+
+  const app = new Hono<AppEnv>();
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) => c.json(errorBody("not_found", "No such endpoint."), 404));
+
+  app.use(secureHeaders({
+    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    strictTransportSecurity: config.publicUrl.startsWith("https:")
+      ? "max-age=63072000; includeSubDomains"
+      : false,
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: "same-origin",
+  }));
+  app.use(cors({
+    origin: (origin) => config.corsOrigins.includes(origin) ? origin : null,
+    allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
+    exposeHeaders: ["Retry-After", "Location"],
+    maxAge: 600,
+  }));
+  app.use(bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw new TooLarge(`The request body is larger than ${config.maxBodyBytes} bytes.`);
+    },
+  }));
+  app.use("/api/*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+  app.use("/auth/*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+
+  app.route("/", healthRoutes(store, () => draining));
+  app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));
+  app.route("/auth", authRoutes(services, config));
+  app.use("/api/*", requireUser(services.authenticator));
+  app.route("/api/tokens", tokenRoutes(services));
+  app.route("/api/conversations", conversationRoutes(services));
+  app.route("/api/search", searchRoutes(services));
+
+  return {
+    hono: app,
+    services,
+    startDraining: () => {
+      draining = true;
+    },
+  };
+}

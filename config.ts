@@ -1,0 +1,220 @@
+import { z } from "zod";
+import { dirname, join } from "node:path";
+import { randomSecret } from "./core/secrets.ts";
+
+/** Where the data lives. */
+export type DatabaseConfig =
+  | { kind: "sqlite"; path: string; synchronous: "FULL" | "NORMAL" }
+  | { kind: "mongodb"; url: string };
+
+/** Fixed-window limits on sign-in and sign-up attempts. */
+export interface RateLimitConfig {
+  /** Failed logins per account per window. */
+  loginPerAccount: number;
+  /** Login attempts per client address per window. */
+  loginPerAddress: number;
+  /** Registrations per client address per window. */
+  registerPerAddress: number;
+  windowSeconds: number;
+}
+
+/** Everything the service reads from its environment, validated. */
+export interface Config {
+  port: number;
+  host: string;
+  db: DatabaseConfig;
+  /** Where generated state (the JWT secret) is kept. */
+  dataDir: string;
+  /** The origin clients reach this server at, without a trailing slash. */
+  publicUrl: string;
+  /** HS256 key for access tokens; at least 32 bytes. Undefined until resolved at start. */
+  jwtSecret?: Uint8Array;
+  corsOrigins: string[];
+  accessTokenTtlSeconds: number;
+  maxBodyBytes: number;
+  /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
+  trustProxy: boolean;
+  /** Seconds /readyz answers 503 before the server stops taking connections on shutdown. */
+  drainSeconds: number;
+  rateLimits: RateLimitConfig;
+  /** Concurrent password hashes, and how many more may wait. */
+  hashing: { concurrency: number; queue: number };
+}
+
+/** A bad setting: the message names the variable and what is wrong, in one line. */
+export class ConfigError extends Error {}
+
+const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+function duration(name: string) {
+  return z.string().transform((value, ctx) => {
+    const match = DURATION.exec(value.trim());
+    if (!match || Number(match[1]) <= 0) {
+      ctx.addIssue({ code: "custom", message: `${name} must be a duration like 900, 15m or 1h` });
+      return z.NEVER;
+    }
+    return Number(match[1]) * UNIT_SECONDS[(match[2] ?? "s") as keyof typeof UNIT_SECONDS];
+  });
+}
+
+function integer(name: string, min: number, max: number) {
+  return z.string().transform((value, ctx) => {
+    const n = Number(value.trim());
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be a whole number from ${min} to ${max}`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+function bool(name: string) {
+  return z.string().transform((value, ctx) => {
+    const v = value.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off", ""].includes(v)) return false;
+    ctx.addIssue({ code: "custom", message: `${name} must be true or false` });
+    return z.NEVER;
+  });
+}
+
+function origin(name: string) {
+  return (value: string, ctx: z.RefinementCtx): string => {
+    let url: URL;
+    try {
+      url = new URL(value.trim());
+    } catch {
+      ctx.addIssue({ code: "custom", message: `${name}: "${value}" is not a URL` });
+      return z.NEVER;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      ctx.addIssue({ code: "custom", message: `${name} must use http or https` });
+      return z.NEVER;
+    }
+    return url.origin;
+  };
+}
+
+const envSchema = z.object({
+  PORT: integer("PORT", 0, 65535).default(8000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PENSIEVE_DB: z.string().min(1).default("sqlite:./data/pensieve.db"),
+  PENSIEVE_DATA_DIR: z.string().min(1).optional(),
+  PENSIEVE_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL", "full", "normal"], {
+    message: "PENSIEVE_SQLITE_SYNCHRONOUS must be FULL or NORMAL",
+  }).default("FULL"),
+  PENSIEVE_PUBLIC_URL: z.string().transform(origin("PENSIEVE_PUBLIC_URL")).optional(),
+  PENSIEVE_JWT_SECRET: z.string().min(32, {
+    message: "PENSIEVE_JWT_SECRET must be at least 32 characters",
+  }).optional(),
+  PENSIEVE_CORS_ORIGINS: z.string().default(""),
+  PENSIEVE_ACCESS_TOKEN_TTL: duration("PENSIEVE_ACCESS_TOKEN_TTL").default(3600),
+  PENSIEVE_MAX_BODY_BYTES: integer("PENSIEVE_MAX_BODY_BYTES", 1024, 1024 ** 3).default(
+    10 * 1024 * 1024,
+  ),
+  PENSIEVE_TRUST_PROXY: bool("PENSIEVE_TRUST_PROXY").default(false),
+  PENSIEVE_DRAIN_SECONDS: integer("PENSIEVE_DRAIN_SECONDS", 0, 300).default(0),
+  PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT: integer("PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000)
+    .default(10),
+  PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: integer("PENSIEVE_LOGIN_LIMIT_PER_ADDRESS", 1, 1_000_000)
+    .default(100),
+  PENSIEVE_REGISTER_LIMIT_PER_ADDRESS: integer(
+    "PENSIEVE_REGISTER_LIMIT_PER_ADDRESS",
+    1,
+    1_000_000,
+  ).default(20),
+  PENSIEVE_RATE_LIMIT_WINDOW: duration("PENSIEVE_RATE_LIMIT_WINDOW").default(900),
+  PENSIEVE_HASH_CONCURRENCY: integer("PENSIEVE_HASH_CONCURRENCY", 1, 64).default(2),
+});
+
+function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    if (!path) throw new ConfigError("PENSIEVE_DB: sqlite: needs a file path");
+    return { kind: "sqlite", path, synchronous };
+  }
+  if (url.startsWith("mongodb://") || url.startsWith("mongodb+srv://")) {
+    return { kind: "mongodb", url };
+  }
+  throw new ConfigError(
+    "PENSIEVE_DB must be sqlite:PATH, mongodb://… or mongodb+srv://…",
+  );
+}
+
+/** Reads and validates the configuration from environment variables. Pure: touches no file. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) =>
+      value !== undefined && (key in envSchema.shape) && value !== ""
+    ),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0] ?? "");
+    const message = issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`;
+    throw new ConfigError(message);
+  }
+  const e = parsed.data;
+  const synchronous = e.PENSIEVE_SQLITE_SYNCHRONOUS.toUpperCase() as "FULL" | "NORMAL";
+  const db = databaseConfig(e.PENSIEVE_DB, synchronous);
+  const dataDir = e.PENSIEVE_DATA_DIR ??
+    (db.kind === "sqlite" && db.path !== ":memory:" ? dirname(db.path) : "./data");
+  const corsOrigins = e.PENSIEVE_CORS_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean)
+    .map((value) => {
+      const result = z.string().transform(origin("PENSIEVE_CORS_ORIGINS")).safeParse(value);
+      if (!result.success) throw new ConfigError(result.error.issues[0].message);
+      return result.data;
+    });
+  const localHost = e.HOST === "0.0.0.0" || e.HOST === "::" ? "localhost" : e.HOST;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    db,
+    dataDir,
+    publicUrl: e.PENSIEVE_PUBLIC_URL ?? `http://${localHost}:${e.PORT}`,
+    jwtSecret: e.PENSIEVE_JWT_SECRET ? new TextEncoder().encode(e.PENSIEVE_JWT_SECRET) : undefined,
+    corsOrigins,
+    accessTokenTtlSeconds: e.PENSIEVE_ACCESS_TOKEN_TTL,
+    maxBodyBytes: e.PENSIEVE_MAX_BODY_BYTES,
+    trustProxy: e.PENSIEVE_TRUST_PROXY,
+    drainSeconds: e.PENSIEVE_DRAIN_SECONDS,
+    rateLimits: {
+      loginPerAccount: e.PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT,
+      loginPerAddress: e.PENSIEVE_LOGIN_LIMIT_PER_ADDRESS,
+      registerPerAddress: e.PENSIEVE_REGISTER_LIMIT_PER_ADDRESS,
+      windowSeconds: e.PENSIEVE_RATE_LIMIT_WINDOW,
+    },
+    hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
+  };
+}
+
+/**
+ * The JWT secret from config, or else from `<dataDir>/jwt-secret`, created once with 256 random
+ * bits and mode 0600. There is never a built-in default secret.
+ */
+export async function resolveJwtSecret(config: Config): Promise<Uint8Array> {
+  if (config.jwtSecret) return config.jwtSecret;
+  const file = join(config.dataDir, "jwt-secret");
+  try {
+    const text = (await Deno.readTextFile(file)).trim();
+    if (text.length < 43) throw new ConfigError(`${file} is too short to be a secret; delete it`);
+    return new TextEncoder().encode(text);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const text = randomSecret();
+  try {
+    await Deno.writeTextFile(file, text + "\n", { createNew: true, mode: 0o600 });
+  } catch (error) {
+    // Another process created it first: use theirs, so both sign with one key.
+    if (error instanceof Deno.errors.AlreadyExists) return resolveJwtSecret(config);
+    throw error;
+  }
+  return new TextEncoder().encode(text);
+}

@@ -1,0 +1,206 @@
+import { z } from "zod";
+import type { Clock } from "./clock.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { Invalid, NotFound } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
+import type {
+  ListQuery,
+  MessageInput,
+  SaveConversationInput,
+  SearchQueryInput,
+  UpdateConversationInput,
+} from "./schemas.ts";
+import { parseSearchQuery } from "./search_query.ts";
+import { buildSnippet, type Snippet } from "./snippets.ts";
+import type {
+  AppendedMessage,
+  Conversation,
+  ConversationFilter,
+  Message,
+  NewMessage,
+} from "./types.ts";
+import type { Store } from "../db/store.ts";
+
+/** A page of something, with the cursor of the next page when there is one. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** One search result: a conversation and the excerpt that matched best. */
+export interface SearchResult {
+  conversation: Conversation;
+  /** seq of the matching message; null when the title matched. */
+  seq: number | null;
+  role: Message["role"] | null;
+  snippet: Snippet;
+  score: number;
+}
+
+/** Which messages of a conversation to load. */
+export interface LoadOptions {
+  afterSeq?: number;
+  limit?: number;
+  /** The last `limit` messages. */
+  last?: boolean;
+}
+
+const listCursor = z.object({ u: z.number(), i: z.string() });
+const searchCursor = z.object({ o: z.number().int().min(0).max(10_000), q: z.string() });
+
+const NOT_FOUND = "No conversation with this id.";
+
+function toNewMessage(message: MessageInput): NewMessage {
+  return {
+    role: message.role,
+    content: message.content,
+    createdAt: message.created_at,
+    clientMessageId: message.client_message_id,
+    metadata: message.metadata,
+  };
+}
+
+/** A title from the first words someone said, when none was given. */
+function defaultTitle(messages: MessageInput[]): string {
+  const first = messages.find((m) => m.role === "user" && m.content.trim()) ??
+    messages.find((m) => m.content.trim());
+  if (!first) return "Untitled conversation";
+  const line = first.content.trim().replace(/\s+/g, " ");
+  const chars = Array.from(line);
+  return chars.length <= 80 ? line : chars.slice(0, 79).join("") + "…";
+}
+
+function toFilter(query: Pick<ListQuery, "tag" | "source" | "updated_from" | "updated_to">) {
+  const filter: ConversationFilter = {};
+  if (query.tag !== undefined) filter.tag = query.tag;
+  if (query.source !== undefined) filter.source = query.source;
+  if (query.updated_from !== undefined) filter.updatedFrom = query.updated_from;
+  if (query.updated_to !== undefined) filter.updatedTo = query.updated_to;
+  return filter;
+}
+
+/** Saving, reading, changing, listing and searching one user's conversations. */
+export class Conversations {
+  constructor(private readonly store: Store, private readonly clock: Clock) {}
+
+  /** Stores a new conversation with its messages in one step. */
+  save(userId: string, input: SaveConversationInput): Promise<Conversation> {
+    return this.store.createConversation(userId, {
+      id: crypto.randomUUID(),
+      title: input.title || defaultTitle(input.messages),
+      tags: input.tags,
+      source: input.source,
+      metadata: input.metadata,
+      messages: input.messages.map(toNewMessage),
+      now: this.clock.now(),
+    });
+  }
+
+  async get(userId: string, conversationId: string): Promise<Conversation> {
+    const conversation = await this.store.getConversation(userId, conversationId);
+    if (!conversation) throw new NotFound(NOT_FOUND);
+    return conversation;
+  }
+
+  /** The head and a page of messages: from the start, after a seq, or the last N. */
+  async load(
+    userId: string,
+    conversationId: string,
+    options: LoadOptions = {},
+  ): Promise<{ conversation: Conversation; messages: Message[]; nextAfterSeq: number | null }> {
+    const conversation = await this.get(userId, conversationId);
+    const limit = options.limit ?? LIMITS.messagePageDefault;
+    const messages = await this.store.listMessages(userId, conversationId, {
+      afterSeq: options.afterSeq,
+      limit,
+      last: options.last,
+    });
+    const lastSeq = messages.at(-1)?.seq;
+    const nextAfterSeq = lastSeq !== undefined && lastSeq < conversation.messageCount - 1
+      ? lastSeq
+      : null;
+    return { conversation, messages, nextAfterSeq };
+  }
+
+  /** Appends after the last message; retried client_message_ids are reported, not stored. */
+  async append(
+    userId: string,
+    conversationId: string,
+    messages: MessageInput[],
+  ): Promise<{ conversation: Conversation; messages: AppendedMessage[] }> {
+    const result = await this.store.appendMessages(
+      userId,
+      conversationId,
+      messages.map(toNewMessage),
+      this.clock.now(),
+    );
+    if (!result) throw new NotFound(NOT_FOUND);
+    return result;
+  }
+
+  async update(
+    userId: string,
+    conversationId: string,
+    patch: UpdateConversationInput,
+  ): Promise<Conversation> {
+    const updated = await this.store.updateConversation(
+      userId,
+      conversationId,
+      patch,
+      this.clock.now(),
+    );
+    if (!updated) throw new NotFound(NOT_FOUND);
+    return updated;
+  }
+
+  async delete(userId: string, conversationId: string): Promise<void> {
+    if (!(await this.store.deleteConversation(userId, conversationId))) {
+      throw new NotFound(NOT_FOUND);
+    }
+  }
+
+  /** Newest first, a page at a time. */
+  async list(userId: string, query: ListQuery): Promise<Page<Conversation>> {
+    const after = query.cursor ? decodeCursor(query.cursor, listCursor) : undefined;
+    const items = await this.store.listConversations(userId, {
+      filter: toFilter(query),
+      after: after && { updatedAt: after.u, id: after.i },
+      limit: query.limit + 1,
+    });
+    const more = items.length > query.limit;
+    if (more) items.pop();
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: more && last ? encodeCursor({ u: last.updatedAt, i: last.id }) : null,
+    };
+  }
+
+  /** Ranked full-text search over titles and messages, one result per conversation. */
+  async search(userId: string, input: SearchQueryInput): Promise<Page<SearchResult>> {
+    const query = parseSearchQuery(input.q);
+    const cursor = input.cursor ? decodeCursor(input.cursor, searchCursor) : null;
+    if (cursor && cursor.q !== input.q) {
+      throw new Invalid("The cursor belongs to a different search; start again without it.");
+    }
+    const start = cursor?.o ?? 0;
+    const hits = await this.store.searchConversations(userId, {
+      query,
+      filter: toFilter(input),
+      offset: start,
+      limit: input.limit + 1,
+    });
+    const more = hits.length > input.limit;
+    if (more) hits.pop();
+    return {
+      items: hits.map((hit) => ({
+        conversation: hit.conversation,
+        seq: hit.message?.seq ?? null,
+        role: hit.message?.role ?? null,
+        snippet: buildSnippet(hit.message?.content ?? hit.conversation.title, query),
+        score: hit.score,
+      })),
+      nextCursor: more ? encodeCursor({ o: start + input.limit, q: input.q }) : null,
+    };
+  }
+}

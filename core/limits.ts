@@ -1,0 +1,23 @@
+/** Bounds on what one request may store or read. */
+export const LIMITS = {
+  passwordMin: 8,
+  passwordMax: 1024,
+  emailMax: 254,
+  titleMax: 300,
+  tagsMax: 20,
+  tagMax: 50,
+  sourceMax: 64,
+  metadataBytes: 16 * 1024,
+  messageContentMax: 1024 * 1024,
+  messagesPerRequest: 1000,
+  clientMessageIdMax: 128,
+  tokenNameMax: 100,
+  queryMax: 500,
+  queryTermsMax: 16,
+  listPageDefault: 20,
+  listPageMax: 100,
+  messagePageDefault: 100,
+  messagePageMax: 1000,
+  searchPageDefault: 20,
+  searchPageMax: 50,
+} as const;

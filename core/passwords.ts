@@ -1,0 +1,61 @@
+import { hash, verify } from "@node-rs/argon2";
+import bcrypt from "bcryptjs";
+import { WorkLimiter } from "./work_limiter.ts";
+
+/** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
+const ARGON2_OPTIONS = {
+  algorithm: 2, // Algorithm.Argon2id: a const enum, which isolatedModules cannot read
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
+
+const BCRYPT_PREFIX = /^\$2[abxy]\$\d\d\$/;
+
+/** The outcome of checking a password against a stored hash. */
+export interface PasswordCheck {
+  ok: boolean;
+  /** The hash is of an older kind or weaker parameters: store a fresh one. */
+  needsRehash: boolean;
+}
+
+/**
+ * Hashes and verifies passwords with bounded concurrency. Verifies argon2id and legacy bcrypt
+ * (the original Pensieve's) hashes; new hashes are always argon2id.
+ */
+export class PasswordHasher {
+  readonly #limiter: WorkLimiter;
+  #dummy?: Promise<string>;
+
+  constructor(options: { concurrency: number; queue: number }) {
+    this.#limiter = new WorkLimiter(options.concurrency, options.queue);
+  }
+
+  hash(password: string): Promise<string> {
+    return this.#limiter.run(() => hash(password, ARGON2_OPTIONS));
+  }
+
+  verify(passwordHash: string, password: string): Promise<PasswordCheck> {
+    return this.#limiter.run(async () => {
+      if (BCRYPT_PREFIX.test(passwordHash)) {
+        // bcrypt reads only the first 72 bytes; a longer password must not pass on its prefix.
+        if (new TextEncoder().encode(password).length > 72) {
+          return { ok: false, needsRehash: true };
+        }
+        return { ok: await bcrypt.compare(password, passwordHash), needsRehash: true };
+      }
+      if (!passwordHash.startsWith("$argon2")) return { ok: false, needsRehash: false };
+      const ok = await verify(passwordHash, password);
+      const needsRehash = !passwordHash.startsWith(
+        `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`,
+      );
+      return { ok, needsRehash };
+    });
+  }
+
+  /** Spends the same effort as a real check, so an unknown email cannot be told by timing. */
+  async verifyDummy(password: string): Promise<void> {
+    this.#dummy ??= this.hash("pensieve-dummy-password");
+    await this.verify(await this.#dummy, password);
+  }
+}

@@ -1,0 +1,7 @@
+/** Who is making a request, as established from a verified credential. */
+export interface Principal {
+  userId: string;
+  credential:
+    | { kind: "access_token"; jti: string; expiresAt: number }
+    | { kind: "personal_token"; tokenId: string };
+}

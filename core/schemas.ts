@@ -1,0 +1,134 @@
+import { z } from "zod";
+import { LIMITS } from "./limits.ts";
+
+/**
+ * Input schemas for every surface (REST, MCP, OpenAPI). Objects are strict: an unknown field is
+ * a mistake the caller should hear about, not something silently dropped.
+ */
+
+const textEncoder = new TextEncoder();
+
+function boundedJson(max: number) {
+  return z.record(z.string(), z.unknown()).refine(
+    (value) => textEncoder.encode(JSON.stringify(value)).length <= max,
+    { message: `metadata must be at most ${max} bytes of JSON` },
+  );
+}
+
+const isoTime = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
+
+export const emailSchema = z.string().trim().max(LIMITS.emailMax).transform((value) =>
+  value.normalize("NFC").toLowerCase()
+).pipe(z.email({ message: "email must be an email address" }));
+
+export const passwordSchema = z.string()
+  .refine((value) => Array.from(value).length >= LIMITS.passwordMin, {
+    message: `password must be at least ${LIMITS.passwordMin} characters`,
+  })
+  .refine((value) => Array.from(value).length <= LIMITS.passwordMax, {
+    message: `password must be at most ${LIMITS.passwordMax} characters`,
+  });
+
+export const credentialsSchema = z.strictObject({
+  email: emailSchema,
+  password: passwordSchema,
+});
+
+export const changePasswordSchema = z.strictObject({
+  current_password: z.string().max(LIMITS.passwordMax),
+  new_password: passwordSchema,
+});
+
+export const deleteAccountSchema = z.strictObject({
+  password: z.string().max(LIMITS.passwordMax),
+});
+
+export const roleSchema = z.enum(["user", "assistant", "system", "tool"]);
+
+export const messageInputSchema = z.strictObject({
+  role: roleSchema,
+  content: z.string().max(LIMITS.messageContentMax),
+  created_at: isoTime.optional(),
+  client_message_id: z.string().min(1).max(LIMITS.clientMessageIdMax).optional(),
+  metadata: boundedJson(LIMITS.metadataBytes).optional(),
+});
+
+const tagSchema = z.string().trim().min(1).max(LIMITS.tagMax).transform((tag) =>
+  tag.normalize("NFC")
+);
+const tagsSchema = z.array(tagSchema).max(LIMITS.tagsMax).transform((tags) => [
+  ...new Set(tags),
+]);
+export const sourceSchema = z.string().trim().toLowerCase().min(1).max(LIMITS.sourceMax).regex(
+  /^[a-z0-9][a-z0-9:._-]*$/,
+  { message: "source may hold only letters, digits and : . _ -" },
+);
+const titleSchema = z.string().trim().max(LIMITS.titleMax).transform((title) =>
+  title.normalize("NFC")
+);
+
+export const saveConversationSchema = z.strictObject({
+  title: titleSchema.optional(),
+  messages: z.array(messageInputSchema).max(LIMITS.messagesPerRequest).default([]),
+  tags: tagsSchema.default([]),
+  source: sourceSchema.default("api"),
+  metadata: boundedJson(LIMITS.metadataBytes).default({}),
+});
+
+export const appendMessagesSchema = z.strictObject({
+  messages: z.array(messageInputSchema).min(1).max(LIMITS.messagesPerRequest),
+});
+
+export const updateConversationSchema = z.strictObject({
+  title: titleSchema.optional(),
+  tags: tagsSchema.optional(),
+  metadata: boundedJson(LIMITS.metadataBytes).optional(),
+}).refine((patch) => Object.keys(patch).length > 0, {
+  message: "give at least one of title, tags, metadata",
+});
+
+export const createTokenSchema = z.strictObject({
+  name: z.string().trim().min(1).max(LIMITS.tokenNameMax),
+  expires_in_days: z.int().min(1).max(3650).optional(),
+});
+
+export const renameTokenSchema = z.strictObject({
+  name: z.string().trim().min(1).max(LIMITS.tokenNameMax),
+});
+
+export const uuidSchema = z.uuid({ message: "not a valid id" });
+
+const pageSize = (fallback: number, max: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback);
+
+const filterFields = {
+  tag: tagSchema.optional(),
+  source: sourceSchema.optional(),
+  updated_from: isoTime.optional(),
+  updated_to: isoTime.optional(),
+};
+
+export const listQuerySchema = z.strictObject({
+  ...filterFields,
+  limit: pageSize(LIMITS.listPageDefault, LIMITS.listPageMax),
+  cursor: z.string().max(500).optional(),
+});
+
+export const searchQuerySchema = z.strictObject({
+  ...filterFields,
+  q: z.string().max(LIMITS.queryMax),
+  limit: pageSize(LIMITS.searchPageDefault, LIMITS.searchPageMax),
+  cursor: z.string().max(500).optional(),
+});
+
+export const messagesQuerySchema = z.strictObject({
+  after_seq: z.coerce.number().int().min(-1).optional(),
+  limit: pageSize(LIMITS.messagePageDefault, LIMITS.messagePageMax),
+  last: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+});
+
+export type MessageInput = z.output<typeof messageInputSchema>;
+export type SaveConversationInput = z.output<typeof saveConversationSchema>;
+export type UpdateConversationInput = z.output<typeof updateConversationSchema>;
+export type ListQuery = z.output<typeof listQuerySchema>;
+export type SearchQueryInput = z.output<typeof searchQuerySchema>;

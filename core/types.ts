@@ -1,0 +1,110 @@
+/** Domain records shared by every surface and store. Times are epoch milliseconds. */
+
+export type Role = "user" | "assistant" | "system" | "tool";
+
+/** Free-form JSON attached to a conversation or message. */
+export type Metadata = Record<string, unknown>;
+
+/** An account. */
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  createdAt: number;
+  /** Credentials issued before this instant are no longer accepted. */
+  tokensValidAfter: number;
+}
+
+/** A conversation head: everything but its messages. */
+export interface Conversation {
+  id: string;
+  userId: string;
+  title: string;
+  tags: string[];
+  source: string;
+  metadata: Metadata;
+  messageCount: number;
+  /** Bumped on every change to the head or its messages. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One stored message. `seq` is 0,1,2… contiguous within its conversation. */
+export interface Message {
+  conversationId: string;
+  seq: number;
+  role: Role;
+  content: string;
+  createdAt: number;
+  clientMessageId: string | null;
+  metadata: Metadata | null;
+}
+
+/** A message as a caller supplies it, before it has a place. */
+export interface NewMessage {
+  role: Role;
+  content: string;
+  /** When the message was said, if the caller knows; otherwise the time it is stored. */
+  createdAt?: number;
+  clientMessageId?: string;
+  metadata?: Metadata;
+}
+
+/** The outcome of an append for one supplied message. */
+export interface AppendedMessage extends Message {
+  /** True when a message with this client_message_id was already stored; nothing new was written. */
+  duplicate: boolean;
+}
+
+/** A personal access token as listed (never its secret). */
+export interface PersonalToken {
+  id: string;
+  userId: string;
+  name: string;
+  /** The first characters of the token, so a person can tell tokens apart. */
+  prefix: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** Filters shared by listing and search. */
+export interface ConversationFilter {
+  tag?: string;
+  source?: string;
+  /** Inclusive lower bound on updatedAt. */
+  updatedFrom?: number;
+  /** Exclusive upper bound on updatedAt. */
+  updatedTo?: number;
+}
+
+/** Where a listing page resumes: after this (updatedAt, id) in newest-first order. */
+export interface ListCursor {
+  updatedAt: number;
+  id: string;
+}
+
+/**
+ * A parsed search query, independent of any index syntax: words match as whole words or word
+ * prefixes; phrases match as consecutive words. Every term is already NFC-normalised.
+ */
+export interface SearchQuery {
+  terms: SearchTerm[];
+}
+
+export interface SearchTerm {
+  /** The words of the term; more than one makes a phrase. */
+  words: string[];
+  /** Whether the last word may match as a prefix. */
+  prefix: boolean;
+}
+
+/** One conversation that matched a search, with the message that matched best. */
+export interface SearchHit {
+  conversation: Conversation;
+  /** The best-matching message, or null when only the title matched. */
+  message: Message | null;
+  /** Lower is better; comparable only within one result list. */
+  score: number;
+}

@@ -1,0 +1,572 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { dirname } from "node:path";
+import { mkdirSync } from "node:fs";
+import { Conflict } from "../../core/errors.ts";
+import type {
+  AppendedMessage,
+  Conversation,
+  ConversationFilter,
+  ListCursor,
+  Message,
+  NewMessage,
+  PersonalToken,
+  SearchHit,
+  SearchQuery,
+  User,
+} from "../../core/types.ts";
+import type {
+  ConversationPatch,
+  MessageRange,
+  NewConversation,
+  NewPersonalToken,
+  RateCount,
+  Store,
+} from "../store.ts";
+import { migrate } from "./migrations.ts";
+import {
+  MESSAGE_COLUMNS,
+  type Row,
+  toConversation,
+  toMessage,
+  toPersonalToken,
+  toUser,
+} from "./rows.ts";
+import { indexText, matchExpression, ownerToken } from "./search_text.ts";
+
+/** How hard SQLite works to make a commit durable before it returns. */
+export type SqliteSynchronous = "FULL" | "NORMAL";
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:". */
+  path: string;
+  synchronous?: SqliteSynchronous;
+  /** How long a writer waits for another process's lock, in milliseconds. */
+  busyTimeoutMs?: number;
+}
+
+/** Title hits count for more than a single message hit (bm25 scores are negative). */
+const TITLE_WEIGHT = 2.0;
+
+/**
+ * The embedded store: one SQLite file in WAL mode. node:sqlite is synchronous, so each method
+ * runs start to end without interleaving with other requests in this process; across processes
+ * `BEGIN IMMEDIATE` and busy_timeout serialise writers.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(options: SqliteOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new DatabaseSync(options.path);
+    const db = this.#db;
+    db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.function("pensieve_index_text", { deterministic: true }, (text) => indexText(String(text)));
+    db.function("pensieve_owner", { deterministic: true }, (id) => ownerToken(String(id)));
+    migrate(db);
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#stmt(sql).run(...params).changes);
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Runs a statement outside the Store contract; for benchmarks and integrity checks. */
+  rawQuery(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#db.prepare(sql).all(...params) as Row[];
+  }
+
+  ping(): Promise<void> {
+    this.#get("SELECT 1");
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) {
+      this.#statements.clear();
+      this.#db.exec("PRAGMA optimize");
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  // Accounts
+
+  createUser(user: User): Promise<void> {
+    try {
+      this.#run(
+        "INSERT INTO users (id, email, password_hash, created_at, tokens_valid_after) VALUES (?, ?, ?, ?, ?)",
+        user.id,
+        user.email,
+        user.passwordHash,
+        user.createdAt,
+        user.tokensValidAfter,
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new Conflict("An account with this email already exists.");
+      }
+      throw error;
+    }
+    return Promise.resolve();
+  }
+
+  findUserByEmail(email: string): Promise<User | null> {
+    const row = this.#get("SELECT * FROM users WHERE email = ?", email);
+    return Promise.resolve(row ? toUser(row) : null);
+  }
+
+  getUser(userId: string): Promise<User | null> {
+    const row = this.#get("SELECT * FROM users WHERE id = ?", userId);
+    return Promise.resolve(row ? toUser(row) : null);
+  }
+
+  setPasswordHash(userId: string, passwordHash: string, tokensValidAfter?: number): Promise<void> {
+    if (tokensValidAfter === undefined) {
+      this.#run("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
+    } else {
+      this.#run(
+        "UPDATE users SET password_hash = ?, tokens_valid_after = max(tokens_valid_after, ?) WHERE id = ?",
+        passwordHash,
+        tokensValidAfter,
+        userId,
+      );
+    }
+    return Promise.resolve();
+  }
+
+  deleteUser(userId: string): Promise<void> {
+    // Foreign keys cascade to tokens, conversations and messages; triggers clear the FTS rows.
+    this.#transaction(() => this.#run("DELETE FROM users WHERE id = ?", userId));
+    return Promise.resolve();
+  }
+
+  // Personal access tokens
+
+  createPersonalToken(userId: string, token: NewPersonalToken): Promise<PersonalToken> {
+    this.#run(
+      "INSERT INTO personal_tokens (id, user_id, name, prefix, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      token.id,
+      userId,
+      token.name,
+      token.prefix,
+      token.secretHash,
+      token.createdAt,
+      token.expiresAt,
+    );
+    return Promise.resolve({
+      id: token.id,
+      userId,
+      name: token.name,
+      prefix: token.prefix,
+      createdAt: token.createdAt,
+      expiresAt: token.expiresAt,
+      lastUsedAt: null,
+    });
+  }
+
+  listPersonalTokens(userId: string): Promise<PersonalToken[]> {
+    const rows = this.#all(
+      "SELECT * FROM personal_tokens WHERE user_id = ? ORDER BY created_at DESC, id",
+      userId,
+    );
+    return Promise.resolve(rows.map(toPersonalToken));
+  }
+
+  renamePersonalToken(
+    userId: string,
+    tokenId: string,
+    name: string,
+  ): Promise<PersonalToken | null> {
+    const row = this.#get(
+      "UPDATE personal_tokens SET name = ? WHERE id = ? AND user_id = ? RETURNING *",
+      name,
+      tokenId,
+      userId,
+    );
+    return Promise.resolve(row ? toPersonalToken(row) : null);
+  }
+
+  deletePersonalToken(userId: string, tokenId: string): Promise<boolean> {
+    const changes = this.#run(
+      "DELETE FROM personal_tokens WHERE id = ? AND user_id = ?",
+      tokenId,
+      userId,
+    );
+    return Promise.resolve(changes > 0);
+  }
+
+  findPersonalTokenBySecretHash(secretHash: string): Promise<PersonalToken | null> {
+    const row = this.#get("SELECT * FROM personal_tokens WHERE secret_hash = ?", secretHash);
+    return Promise.resolve(row ? toPersonalToken(row) : null);
+  }
+
+  touchPersonalToken(userId: string, tokenId: string, now: number): Promise<void> {
+    this.#run(
+      "UPDATE personal_tokens SET last_used_at = ? WHERE id = ? AND user_id = ?",
+      now,
+      tokenId,
+      userId,
+    );
+    return Promise.resolve();
+  }
+
+  // Revoked access tokens
+
+  revokeAccessToken(userId: string, jti: string, expiresAt: number): Promise<void> {
+    this.#run(
+      "INSERT INTO revoked_access_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+      jti,
+      userId,
+      expiresAt,
+    );
+    return Promise.resolve();
+  }
+
+  isAccessTokenRevoked(jti: string): Promise<boolean> {
+    return Promise.resolve(!!this.#get("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", jti));
+  }
+
+  // Rate limits
+
+  hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
+    const row = this.#get(
+      `INSERT INTO rate_limits (key, count, reset_at) VALUES (?1, 1, ?2 + ?3)
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN reset_at <= ?2 THEN 1 ELSE count + 1 END,
+         reset_at = CASE WHEN reset_at <= ?2 THEN ?2 + ?3 ELSE reset_at END
+       RETURNING count, reset_at`,
+      key,
+      now,
+      windowMs,
+    )!;
+    return Promise.resolve({ count: row.count as number, resetAt: row.reset_at as number });
+  }
+
+  peekRateLimit(key: string, now: number): Promise<RateCount | null> {
+    const row = this.#get(
+      "SELECT count, reset_at FROM rate_limits WHERE key = ? AND reset_at > ?",
+      key,
+      now,
+    );
+    return Promise.resolve(
+      row ? { count: row.count as number, resetAt: row.reset_at as number } : null,
+    );
+  }
+
+  clearRateLimit(key: string): Promise<void> {
+    this.#run("DELETE FROM rate_limits WHERE key = ?", key);
+    return Promise.resolve();
+  }
+
+  purgeExpired(now: number): Promise<void> {
+    this.#transaction(() => {
+      this.#run("DELETE FROM rate_limits WHERE reset_at <= ?", now);
+      this.#run("DELETE FROM revoked_access_tokens WHERE expires_at <= ?", now);
+    });
+    return Promise.resolve();
+  }
+
+  // Conversations
+
+  #conversationRow(userId: string, conversationId: string): Row | undefined {
+    return this.#get(
+      "SELECT rowid, * FROM conversations WHERE id = ? AND user_id = ?",
+      conversationId,
+      userId,
+    );
+  }
+
+  /** Inserts messages after `start`; a repeated client id is reported, not stored twice. */
+  #insertMessages(
+    userId: string,
+    conversationRowid: number,
+    conversationId: string,
+    start: number,
+    messages: NewMessage[],
+    now: number,
+  ): AppendedMessage[] {
+    let seq = start;
+    return messages.map((message) => {
+      if (message.clientMessageId !== undefined) {
+        const existing = this.#get(
+          `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_rowid = ? AND m.client_message_id = ?`,
+          conversationRowid,
+          message.clientMessageId,
+        );
+        if (existing) {
+          const stored = toMessage(existing, conversationId);
+          if (stored.role !== message.role || stored.content !== message.content) {
+            throw new Conflict(
+              `client_message_id "${message.clientMessageId}" is already used by a different message in this conversation.`,
+            );
+          }
+          return { ...stored, duplicate: true };
+        }
+      }
+      const stored: Message = {
+        conversationId,
+        seq: seq++,
+        role: message.role,
+        content: message.content,
+        createdAt: message.createdAt ?? now,
+        clientMessageId: message.clientMessageId ?? null,
+        metadata: message.metadata ?? null,
+      };
+      this.#run(
+        "INSERT INTO messages (conversation_rowid, user_id, seq, role, content, created_at, client_message_id, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conversationRowid,
+        userId,
+        stored.seq,
+        stored.role,
+        stored.content,
+        stored.createdAt,
+        stored.clientMessageId,
+        stored.metadata === null ? null : JSON.stringify(stored.metadata),
+      );
+      return { ...stored, duplicate: false };
+    });
+  }
+
+  createConversation(userId: string, input: NewConversation): Promise<Conversation> {
+    return Promise.resolve(this.#transaction(() => {
+      let row: Row;
+      try {
+        row = this.#get(
+          `INSERT INTO conversations (id, user_id, title, tags, source, metadata, message_count, version, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?) RETURNING rowid`,
+          input.id,
+          userId,
+          input.title,
+          JSON.stringify(input.tags),
+          input.source,
+          JSON.stringify(input.metadata),
+          input.now,
+          input.now,
+        )!;
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new Conflict("A conversation with this id exists.");
+        throw error;
+      }
+      const rowid = row.rowid as number;
+      const stored = this.#insertMessages(userId, rowid, input.id, 0, input.messages, input.now);
+      const count = stored.filter((m) => !m.duplicate).length;
+      this.#run("UPDATE conversations SET message_count = ? WHERE rowid = ?", count, rowid);
+      return toConversation(this.#conversationRow(userId, input.id)!);
+    }));
+  }
+
+  getConversation(userId: string, conversationId: string): Promise<Conversation | null> {
+    const row = this.#conversationRow(userId, conversationId);
+    return Promise.resolve(row ? toConversation(row) : null);
+  }
+
+  listMessages(userId: string, conversationId: string, range: MessageRange): Promise<Message[]> {
+    const head = this.#conversationRow(userId, conversationId);
+    if (!head) return Promise.resolve([]);
+    const after = range.afterSeq ?? -1;
+    const rows = range.last
+      ? this.#all(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_rowid = ? AND m.seq > ? ORDER BY m.seq DESC LIMIT ?`,
+        head.rowid as number,
+        after,
+        range.limit,
+      ).reverse()
+      : this.#all(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_rowid = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+        head.rowid as number,
+        after,
+        range.limit,
+      );
+    return Promise.resolve(rows.map((row) => toMessage(row, conversationId)));
+  }
+
+  appendMessages(
+    userId: string,
+    conversationId: string,
+    messages: NewMessage[],
+    now: number,
+  ): Promise<{ conversation: Conversation; messages: AppendedMessage[] } | null> {
+    return Promise.resolve(this.#transaction(() => {
+      const head = this.#conversationRow(userId, conversationId);
+      if (!head) return null;
+      const rowid = head.rowid as number;
+      const stored = this.#insertMessages(
+        userId,
+        rowid,
+        conversationId,
+        head.message_count as number,
+        messages,
+        now,
+      );
+      const added = stored.filter((m) => !m.duplicate).length;
+      if (added > 0) {
+        this.#run(
+          "UPDATE conversations SET message_count = message_count + ?, version = version + 1, updated_at = max(updated_at, ?) WHERE rowid = ?",
+          added,
+          now,
+          rowid,
+        );
+      }
+      return {
+        conversation: toConversation(this.#conversationRow(userId, conversationId)!),
+        messages: stored,
+      };
+    }));
+  }
+
+  updateConversation(
+    userId: string,
+    conversationId: string,
+    patch: ConversationPatch,
+    now: number,
+  ): Promise<Conversation | null> {
+    return Promise.resolve(this.#transaction(() => {
+      const changes = this.#run(
+        `UPDATE conversations SET
+           title = coalesce(?, title), tags = coalesce(?, tags), metadata = coalesce(?, metadata),
+           version = version + 1, updated_at = max(updated_at, ?)
+         WHERE id = ? AND user_id = ?`,
+        patch.title ?? null,
+        patch.tags === undefined ? null : JSON.stringify(patch.tags),
+        patch.metadata === undefined ? null : JSON.stringify(patch.metadata),
+        now,
+        conversationId,
+        userId,
+      );
+      if (changes === 0) return null;
+      return toConversation(this.#conversationRow(userId, conversationId)!);
+    }));
+  }
+
+  deleteConversation(userId: string, conversationId: string): Promise<boolean> {
+    return Promise.resolve(
+      this.#transaction(() =>
+        this.#run(
+          "DELETE FROM conversations WHERE id = ? AND user_id = ?",
+          conversationId,
+          userId,
+        ) >
+          0
+      ),
+    );
+  }
+
+  listConversations(
+    userId: string,
+    options: { filter: ConversationFilter; after?: ListCursor; limit: number },
+  ): Promise<Conversation[]> {
+    const where = ["c.user_id = ?"];
+    const params: SQLInputValue[] = [userId];
+    addFilter(options.filter, where, params);
+    if (options.after) {
+      where.push("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))");
+      params.push(options.after.updatedAt, options.after.updatedAt, options.after.id);
+    }
+    const rows = this.#all(
+      `SELECT c.* FROM conversations c WHERE ${
+        where.join(" AND ")
+      } ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`,
+      ...params,
+      options.limit,
+    );
+    return Promise.resolve(rows.map(toConversation));
+  }
+
+  searchConversations(
+    userId: string,
+    options: { query: SearchQuery; filter: ConversationFilter; offset: number; limit: number },
+  ): Promise<SearchHit[]> {
+    const match = matchExpression(ownerToken(userId), options.query);
+    const where = ["c.user_id = ?"];
+    const params: SQLInputValue[] = [userId];
+    addFilter(options.filter, where, params);
+    // The bare column `mrow` takes its value from the row holding min(score): SQLite's rule for
+    // a lone min() aggregate. That row is the conversation's best message (NULL: the title).
+    const rows = this.#all(
+      `WITH hits AS (
+         SELECT m.conversation_rowid AS crow, bm25(messages_fts, 0.0, 1.0) AS score, m.rowid AS mrow
+         FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+         WHERE messages_fts MATCH ?
+         UNION ALL
+         SELECT titles_fts.rowid, bm25(titles_fts, 0.0, 1.0) * ${TITLE_WEIGHT}, NULL
+         FROM titles_fts WHERE titles_fts MATCH ?
+       ), best AS (
+         SELECT crow, min(score) AS score, mrow FROM hits GROUP BY crow
+       )
+       SELECT c.*, best.score AS score, best.mrow AS mrow, ${MESSAGE_COLUMNS}
+       FROM best JOIN conversations c ON c.rowid = best.crow
+       LEFT JOIN messages m ON m.rowid = best.mrow
+       WHERE ${where.join(" AND ")}
+       ORDER BY best.score, c.id LIMIT ? OFFSET ?`,
+      match,
+      match,
+      ...params,
+      options.limit,
+      options.offset,
+    );
+    return Promise.resolve(rows.map((row) => {
+      const conversation = toConversation(row);
+      return {
+        conversation,
+        message: row.mrow == null ? null : toMessage(row, conversation.id),
+        score: row.score as number,
+      };
+    }));
+  }
+}
+
+function addFilter(filter: ConversationFilter, where: string[], params: SQLInputValue[]): void {
+  if (filter.source !== undefined) {
+    where.push("c.source = ?");
+    params.push(filter.source);
+  }
+  if (filter.tag !== undefined) {
+    where.push("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)");
+    params.push(filter.tag);
+  }
+  if (filter.updatedFrom !== undefined) {
+    where.push("c.updated_at >= ?");
+    params.push(filter.updatedFrom);
+  }
+  if (filter.updatedTo !== undefined) {
+    where.push("c.updated_at < ?");
+    params.push(filter.updatedTo);
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && /UNIQUE constraint failed/.test(error.message);
+}

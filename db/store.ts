@@ -1,0 +1,138 @@
+import type {
+  AppendedMessage,
+  Conversation,
+  ConversationFilter,
+  ListCursor,
+  Message,
+  Metadata,
+  NewMessage,
+  PersonalToken,
+  SearchHit,
+  SearchQuery,
+  User,
+} from "../core/types.ts";
+
+/** A new conversation with its first messages, stored in one step. */
+export interface NewConversation {
+  id: string;
+  title: string;
+  tags: string[];
+  source: string;
+  metadata: Metadata;
+  messages: NewMessage[];
+  now: number;
+}
+
+/** The fields of a conversation head that can change after it is saved. */
+export interface ConversationPatch {
+  title?: string;
+  tags?: string[];
+  metadata?: Metadata;
+}
+
+/** Which messages of a conversation to read. */
+export interface MessageRange {
+  /** Only messages with seq greater than this. */
+  afterSeq?: number;
+  /** At most this many. */
+  limit: number;
+  /** Take the last `limit` messages (still returned in seq order). */
+  last?: boolean;
+}
+
+/** A personal access token to store; only the SHA-256 of its secret is kept. */
+export interface NewPersonalToken {
+  id: string;
+  name: string;
+  prefix: string;
+  secretHash: string;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+/** A fixed-window counter after one hit. */
+export interface RateCount {
+  count: number;
+  resetAt: number;
+}
+
+/**
+ * Everything Pensieve keeps. Every method that reads or writes a user's data takes that user's
+ * id as its first argument, and never returns another user's records.
+ */
+export interface Store {
+  /** Which adapter this is, for logs and /readyz. */
+  readonly kind: "sqlite" | "mongodb";
+
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  /** Flushes and closes; the store is unusable afterwards. */
+  close(): Promise<void>;
+
+  // Accounts
+  /** Throws Conflict when the email is taken. */
+  createUser(user: User): Promise<void>;
+  findUserByEmail(email: string): Promise<User | null>;
+  getUser(userId: string): Promise<User | null>;
+  /** Replaces the password hash; with `tokensValidAfter`, also revokes older credentials. */
+  setPasswordHash(userId: string, passwordHash: string, tokensValidAfter?: number): Promise<void>;
+  /** Removes the account and everything it owns. */
+  deleteUser(userId: string): Promise<void>;
+
+  // Personal access tokens
+  createPersonalToken(userId: string, token: NewPersonalToken): Promise<PersonalToken>;
+  listPersonalTokens(userId: string): Promise<PersonalToken[]>;
+  renamePersonalToken(userId: string, tokenId: string, name: string): Promise<PersonalToken | null>;
+  /** Returns false when the token does not exist for this user. */
+  deletePersonalToken(userId: string, tokenId: string): Promise<boolean>;
+  /** The verification path: the secret's hash is the credential, so no user id is known yet. */
+  findPersonalTokenBySecretHash(secretHash: string): Promise<PersonalToken | null>;
+  touchPersonalToken(userId: string, tokenId: string, now: number): Promise<void>;
+
+  // Revoked access tokens (logout)
+  revokeAccessToken(userId: string, jti: string, expiresAt: number): Promise<void>;
+  isAccessTokenRevoked(jti: string): Promise<boolean>;
+
+  // Rate limits, shared by every instance on this store
+  /** Counts one hit in the window that contains `now`. */
+  hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount>;
+  /** The current count without adding a hit. */
+  peekRateLimit(key: string, now: number): Promise<RateCount | null>;
+  clearRateLimit(key: string): Promise<void>;
+  /** Drops expired counters and revocations. */
+  purgeExpired(now: number): Promise<void>;
+
+  // Conversations
+  createConversation(userId: string, conversation: NewConversation): Promise<Conversation>;
+  getConversation(userId: string, conversationId: string): Promise<Conversation | null>;
+  listMessages(userId: string, conversationId: string, range: MessageRange): Promise<Message[]>;
+  /**
+   * Appends atomically after the last message. A message whose clientMessageId is already stored
+   * in this conversation is returned as a duplicate and not stored again. Returns null when the
+   * conversation does not exist for this user.
+   */
+  appendMessages(
+    userId: string,
+    conversationId: string,
+    messages: NewMessage[],
+    now: number,
+  ): Promise<{ conversation: Conversation; messages: AppendedMessage[] } | null>;
+  updateConversation(
+    userId: string,
+    conversationId: string,
+    patch: ConversationPatch,
+    now: number,
+  ): Promise<Conversation | null>;
+  /** Returns false when the conversation does not exist for this user. */
+  deleteConversation(userId: string, conversationId: string): Promise<boolean>;
+  /** Newest first by updatedAt, then id. */
+  listConversations(
+    userId: string,
+    options: { filter: ConversationFilter; after?: ListCursor; limit: number },
+  ): Promise<Conversation[]>;
+  /** Ranked: best first. `offset` pages through the ranking. */
+  searchConversations(
+    userId: string,
+    options: { query: SearchQuery; filter: ConversationFilter; offset: number; limit: number },
+  ): Promise<SearchHit[]>;
+}

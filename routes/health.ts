@@ -1,0 +1,22 @@
+import { Hono } from "hono";
+import type { Store } from "../db/store.ts";
+import type { AppEnv } from "./env.ts";
+import { errorBody } from "./errors.ts";
+
+/** /healthz (the process answers) and /readyz (it can reach its store and is not draining). */
+export function healthRoutes(store: Store, isDraining: () => boolean): Hono<AppEnv> {
+  return new Hono<AppEnv>()
+    .get("/healthz", (c) => c.json({ status: "ok" }))
+    .get("/readyz", async (c) => {
+      if (isDraining()) {
+        return c.json(errorBody("unavailable", "The server is shutting down."), 503);
+      }
+      try {
+        await store.ping();
+      } catch (error) {
+        console.error("readyz: store ping failed", error);
+        return c.json(errorBody("unavailable", "The database cannot be reached."), 503);
+      }
+      return c.json({ status: "ready", store: store.kind });
+    });
+}
