@@ -42,6 +42,7 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
       : false,
     referrerPolicy: "no-referrer",
     crossOriginResourcePolicy: "same-origin",
+    xFrameOptions: "DENY",
   }));
   app.use(cors({
     origin: (origin) => config.corsOrigins.includes(origin) ? origin : null,

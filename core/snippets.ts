@@ -44,7 +44,8 @@ function termPattern(term: SearchTerm): string | null {
   const first = chunks[0][0];
   const last = chunks[chunks.length - 1].at(-1)!;
   const start = CJK.test(first) ? "" : `(?<!${WORD_CHAR})`;
-  const end = term.prefix || CJK.test(last) ? "" : `(?!${WORD_CHAR})`;
+  // A prefix highlights the whole word it starts; CJK matches are substrings by nature.
+  const end = CJK.test(last) ? "" : term.prefix ? `${WORD_CHAR}*` : `(?!${WORD_CHAR})`;
   return start + body + end;
 }
 

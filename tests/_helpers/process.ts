@@ -1,0 +1,60 @@
+/** Runs main.ts as a real server process, as `deno task start` would, on a free port. */
+export interface ServerProcess {
+  url: string;
+  child: Deno.ChildProcess;
+  /** Everything the process printed to stdout so far. */
+  output(): string;
+  /** Waits for exit; returns the status and the whole stdout. */
+  wait(): Promise<{ code: number; stdout: string }>;
+}
+
+const root = new URL("../../", import.meta.url).pathname;
+
+export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+    ],
+    cwd: root,
+    env: { HOST: "127.0.0.1", PORT: "0", ...env },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  let url: string | undefined;
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value, { stream: true });
+    }
+  })();
+  for (let i = 0; i < 600 && !url; i++) {
+    url = /listening on (http:\/\/[^\s]+)/.exec(text)?.[1];
+    if (!url) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!url) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(`server did not start:\n${text}`);
+  }
+  return {
+    url,
+    child,
+    output: () => text,
+    async wait() {
+      const status = await child.status;
+      await pump;
+      return { code: status.code, stdout: text };
+    },
+  };
+}

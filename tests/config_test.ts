@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig, resolveJwtSecret } from "../config.ts";
+
+Deno.test("defaults: port 8000, SQLite in ./data, FULL sync, one-hour tokens", () => {
+  const config = parseConfig({});
+  assert.equal(config.port, 8000);
+  assert.deepEqual(config.db, { kind: "sqlite", path: "./data/pensieve.db", synchronous: "FULL" });
+  assert.equal(config.dataDir, "./data");
+  assert.equal(config.publicUrl, "http://localhost:8000");
+  assert.equal(config.accessTokenTtlSeconds, 3600);
+  assert.equal(config.jwtSecret, undefined);
+  assert.deepEqual(config.corsOrigins, []);
+});
+
+Deno.test("durations accept seconds and units", () => {
+  assert.equal(parseConfig({ PENSIEVE_ACCESS_TOKEN_TTL: "15m" }).accessTokenTtlSeconds, 900);
+  assert.equal(parseConfig({ PENSIEVE_ACCESS_TOKEN_TTL: "120" }).accessTokenTtlSeconds, 120);
+  assert.equal(parseConfig({ PENSIEVE_ACCESS_TOKEN_TTL: "2h" }).accessTokenTtlSeconds, 7200);
+});
+
+Deno.test("bad values fail with one line naming the variable", () => {
+  const cases: Record<string, string> = {
+    PORT: "eighty",
+    PENSIEVE_DB: "postgres://x",
+    PENSIEVE_ACCESS_TOKEN_TTL: "soon",
+    PENSIEVE_JWT_SECRET: "short",
+    PENSIEVE_PUBLIC_URL: "not a url",
+    PENSIEVE_CORS_ORIGINS: "https://ok.example, ftp://bad.example",
+    PENSIEVE_MAX_BODY_BYTES: "-1",
+    PENSIEVE_TRUST_PROXY: "maybe",
+    PENSIEVE_SQLITE_SYNCHRONOUS: "OFF",
+  };
+  for (const [key, value] of Object.entries(cases)) {
+    assert.throws(() => parseConfig({ [key]: value }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, key);
+      assert.ok(error.message.includes(key), `${key}: ${error.message}`);
+      assert.ok(!error.message.includes("\n"), key);
+      return true;
+    });
+  }
+});
+
+Deno.test("public URL and CORS origins are reduced to origins", () => {
+  const config = parseConfig({
+    PENSIEVE_PUBLIC_URL: "https://pensieve.example.com/",
+    PENSIEVE_CORS_ORIGINS: "https://a.example.com/, http://localhost:5173",
+  });
+  assert.equal(config.publicUrl, "https://pensieve.example.com");
+  assert.deepEqual(config.corsOrigins, ["https://a.example.com", "http://localhost:5173"]);
+});
+
+Deno.test("MongoDB URLs are recognised", () => {
+  assert.equal(parseConfig({ PENSIEVE_DB: "mongodb+srv://u:p@h/db" }).db.kind, "mongodb");
+});
+
+Deno.test("without PENSIEVE_JWT_SECRET a random secret is made once and kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ PENSIEVE_DB: `sqlite:${dir}/p.db` });
+    const first = await resolveJwtSecret(config);
+    const second = await resolveJwtSecret(config);
+    assert.ok(first.length >= 43);
+    assert.deepEqual(first, second);
+    const mode = (await Deno.stat(`${dir}/jwt-secret`)).mode! & 0o777;
+    assert.equal(mode, 0o600);
+    const other = await Deno.makeTempDir();
+    const third = await resolveJwtSecret(parseConfig({ PENSIEVE_DB: `sqlite:${other}/p.db` }));
+    assert.notDeepEqual(first, third);
+    await Deno.remove(other, { recursive: true });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
