@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { Invalid } from "../../core/errors.ts";
 import {
   appendMessagesSchema,
@@ -34,6 +34,14 @@ function applyIdempotencyKey(key: string | undefined, messages: MessageInput[]):
 /** /api/conversations: save, load, append, list, change and delete. */
 export function conversationRoutes(services: Services): Hono<AppEnv> {
   const { conversations } = services;
+  const loadPage = (c: Context<AppEnv>) => {
+    const query = readQuery(c, messagesQuerySchema);
+    return conversations.load(c.var.principal.userId, c.req.param("id")!, {
+      afterSeq: query.after_seq,
+      limit: query.limit,
+      last: query.last,
+    });
+  };
   return new Hono<AppEnv>()
     .get("/", async (c) => {
       const page = await conversations.list(
@@ -53,12 +61,7 @@ export function conversationRoutes(services: Services): Hono<AppEnv> {
       return c.json({ conversation: conversationView(conversation) }, 201);
     })
     .get("/:id", async (c) => {
-      const query = readQuery(c, messagesQuerySchema);
-      const loaded = await conversations.load(c.var.principal.userId, c.req.param("id"), {
-        afterSeq: query.after_seq,
-        limit: query.limit,
-        last: query.last,
-      });
+      const loaded = await loadPage(c);
       return c.json({
         conversation: conversationView(loaded.conversation),
         messages: loaded.messages.map(messageView),
@@ -79,12 +82,7 @@ export function conversationRoutes(services: Services): Hono<AppEnv> {
       return c.body(null, 204);
     })
     .get("/:id/messages", async (c) => {
-      const query = readQuery(c, messagesQuerySchema);
-      const loaded = await conversations.load(c.var.principal.userId, c.req.param("id"), {
-        afterSeq: query.after_seq,
-        limit: query.limit,
-        last: query.last,
-      });
+      const loaded = await loadPage(c);
       return c.json({
         messages: loaded.messages.map(messageView),
         next_after_seq: loaded.nextAfterSeq,
