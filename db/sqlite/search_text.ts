@@ -32,7 +32,8 @@ function quote(token: string): string {
  * and a final single character becomes a prefix, matching both bigrams and tails.
  */
 function termExpression(term: SearchTerm): string {
-  const text = term.words.join(" ").normalize("NFKC");
+  // FTS5 reads a NUL as the end of the query; control characters carry no words anyway.
+  const text = term.words.join(" ").normalize("NFKC").replace(/\p{Cc}/gu, " ");
   const pieces: { text: string; cjk: boolean }[] = [];
   let last = 0;
   for (const match of text.matchAll(CJK_RUN)) {

@@ -1,3 +1,6 @@
+// node:sqlite is synchronous; the methods are async so that every failure reaches the caller as
+// a rejected promise, as the Store contract promises, rather than as a synchronous throw.
+// deno-lint-ignore-file require-await
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -108,23 +111,23 @@ export class SqliteStore implements Store {
     return this.#db.prepare(sql).all(...params) as Row[];
   }
 
-  ping(): Promise<void> {
+  async ping(): Promise<void> {
     this.#get("SELECT 1");
-    return Promise.resolve();
+    return;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.#db.isOpen) {
       this.#statements.clear();
       this.#db.exec("PRAGMA optimize");
       this.#db.close();
     }
-    return Promise.resolve();
+    return;
   }
 
   // Accounts
 
-  createUser(user: User): Promise<void> {
+  async createUser(user: User): Promise<void> {
     try {
       this.#run(
         "INSERT INTO users (id, email, password_hash, created_at, tokens_valid_after) VALUES (?, ?, ?, ?, ?)",
@@ -140,20 +143,24 @@ export class SqliteStore implements Store {
       }
       throw error;
     }
-    return Promise.resolve();
+    return;
   }
 
-  findUserByEmail(email: string): Promise<User | null> {
+  async findUserByEmail(email: string): Promise<User | null> {
     const row = this.#get("SELECT * FROM users WHERE email = ?", email);
-    return Promise.resolve(row ? toUser(row) : null);
+    return row ? toUser(row) : null;
   }
 
-  getUser(userId: string): Promise<User | null> {
+  async getUser(userId: string): Promise<User | null> {
     const row = this.#get("SELECT * FROM users WHERE id = ?", userId);
-    return Promise.resolve(row ? toUser(row) : null);
+    return row ? toUser(row) : null;
   }
 
-  setPasswordHash(userId: string, passwordHash: string, tokensValidAfter?: number): Promise<void> {
+  async setPasswordHash(
+    userId: string,
+    passwordHash: string,
+    tokensValidAfter?: number,
+  ): Promise<void> {
     if (tokensValidAfter === undefined) {
       this.#run("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
     } else {
@@ -164,18 +171,18 @@ export class SqliteStore implements Store {
         userId,
       );
     }
-    return Promise.resolve();
+    return;
   }
 
-  deleteUser(userId: string): Promise<void> {
+  async deleteUser(userId: string): Promise<void> {
     // Foreign keys cascade to tokens, conversations and messages; triggers clear the FTS rows.
     this.#transaction(() => this.#run("DELETE FROM users WHERE id = ?", userId));
-    return Promise.resolve();
+    return;
   }
 
   // Personal access tokens
 
-  createPersonalToken(userId: string, token: NewPersonalToken): Promise<PersonalToken> {
+  async createPersonalToken(userId: string, token: NewPersonalToken): Promise<PersonalToken> {
     this.#run(
       "INSERT INTO personal_tokens (id, user_id, name, prefix, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       token.id,
@@ -186,7 +193,7 @@ export class SqliteStore implements Store {
       token.createdAt,
       token.expiresAt,
     );
-    return Promise.resolve({
+    return {
       id: token.id,
       userId,
       name: token.name,
@@ -194,18 +201,18 @@ export class SqliteStore implements Store {
       createdAt: token.createdAt,
       expiresAt: token.expiresAt,
       lastUsedAt: null,
-    });
+    };
   }
 
-  listPersonalTokens(userId: string): Promise<PersonalToken[]> {
+  async listPersonalTokens(userId: string): Promise<PersonalToken[]> {
     const rows = this.#all(
       "SELECT * FROM personal_tokens WHERE user_id = ? ORDER BY created_at DESC, id",
       userId,
     );
-    return Promise.resolve(rows.map(toPersonalToken));
+    return rows.map(toPersonalToken);
   }
 
-  renamePersonalToken(
+  async renamePersonalToken(
     userId: string,
     tokenId: string,
     name: string,
@@ -216,52 +223,52 @@ export class SqliteStore implements Store {
       tokenId,
       userId,
     );
-    return Promise.resolve(row ? toPersonalToken(row) : null);
+    return row ? toPersonalToken(row) : null;
   }
 
-  deletePersonalToken(userId: string, tokenId: string): Promise<boolean> {
+  async deletePersonalToken(userId: string, tokenId: string): Promise<boolean> {
     const changes = this.#run(
       "DELETE FROM personal_tokens WHERE id = ? AND user_id = ?",
       tokenId,
       userId,
     );
-    return Promise.resolve(changes > 0);
+    return changes > 0;
   }
 
-  findPersonalTokenBySecretHash(secretHash: string): Promise<PersonalToken | null> {
+  async findPersonalTokenBySecretHash(secretHash: string): Promise<PersonalToken | null> {
     const row = this.#get("SELECT * FROM personal_tokens WHERE secret_hash = ?", secretHash);
-    return Promise.resolve(row ? toPersonalToken(row) : null);
+    return row ? toPersonalToken(row) : null;
   }
 
-  touchPersonalToken(userId: string, tokenId: string, now: number): Promise<void> {
+  async touchPersonalToken(userId: string, tokenId: string, now: number): Promise<void> {
     this.#run(
       "UPDATE personal_tokens SET last_used_at = ? WHERE id = ? AND user_id = ?",
       now,
       tokenId,
       userId,
     );
-    return Promise.resolve();
+    return;
   }
 
   // Revoked access tokens
 
-  revokeAccessToken(userId: string, jti: string, expiresAt: number): Promise<void> {
+  async revokeAccessToken(userId: string, jti: string, expiresAt: number): Promise<void> {
     this.#run(
       "INSERT INTO revoked_access_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
       jti,
       userId,
       expiresAt,
     );
-    return Promise.resolve();
+    return;
   }
 
-  isAccessTokenRevoked(jti: string): Promise<boolean> {
-    return Promise.resolve(!!this.#get("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", jti));
+  async isAccessTokenRevoked(jti: string): Promise<boolean> {
+    return !!this.#get("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", jti);
   }
 
   // Rate limits
 
-  hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
+  async hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
     const row = this.#get(
       `INSERT INTO rate_limits (key, count, reset_at) VALUES (?1, 1, ?2 + ?3)
        ON CONFLICT (key) DO UPDATE SET
@@ -272,31 +279,29 @@ export class SqliteStore implements Store {
       now,
       windowMs,
     )!;
-    return Promise.resolve({ count: row.count as number, resetAt: row.reset_at as number });
+    return { count: row.count as number, resetAt: row.reset_at as number };
   }
 
-  peekRateLimit(key: string, now: number): Promise<RateCount | null> {
+  async peekRateLimit(key: string, now: number): Promise<RateCount | null> {
     const row = this.#get(
       "SELECT count, reset_at FROM rate_limits WHERE key = ? AND reset_at > ?",
       key,
       now,
     );
-    return Promise.resolve(
-      row ? { count: row.count as number, resetAt: row.reset_at as number } : null,
-    );
+    return row ? { count: row.count as number, resetAt: row.reset_at as number } : null;
   }
 
-  clearRateLimit(key: string): Promise<void> {
+  async clearRateLimit(key: string): Promise<void> {
     this.#run("DELETE FROM rate_limits WHERE key = ?", key);
-    return Promise.resolve();
+    return;
   }
 
-  purgeExpired(now: number): Promise<void> {
+  async purgeExpired(now: number): Promise<void> {
     this.#transaction(() => {
       this.#run("DELETE FROM rate_limits WHERE reset_at <= ?", now);
       this.#run("DELETE FROM revoked_access_tokens WHERE expires_at <= ?", now);
     });
-    return Promise.resolve();
+    return;
   }
 
   // Conversations
@@ -360,8 +365,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  createConversation(userId: string, input: NewConversation): Promise<Conversation> {
-    return Promise.resolve(this.#transaction(() => {
+  async createConversation(userId: string, input: NewConversation): Promise<Conversation> {
+    return this.#transaction(() => {
       let row: Row;
       try {
         row = this.#get(
@@ -385,17 +390,21 @@ export class SqliteStore implements Store {
       const count = stored.filter((m) => !m.duplicate).length;
       this.#run("UPDATE conversations SET message_count = ? WHERE rowid = ?", count, rowid);
       return toConversation(this.#conversationRow(userId, input.id)!);
-    }));
+    });
   }
 
-  getConversation(userId: string, conversationId: string): Promise<Conversation | null> {
+  async getConversation(userId: string, conversationId: string): Promise<Conversation | null> {
     const row = this.#conversationRow(userId, conversationId);
-    return Promise.resolve(row ? toConversation(row) : null);
+    return row ? toConversation(row) : null;
   }
 
-  listMessages(userId: string, conversationId: string, range: MessageRange): Promise<Message[]> {
+  async listMessages(
+    userId: string,
+    conversationId: string,
+    range: MessageRange,
+  ): Promise<Message[]> {
     const head = this.#conversationRow(userId, conversationId);
-    if (!head) return Promise.resolve([]);
+    if (!head) return [];
     const after = range.afterSeq ?? -1;
     const rows = range.last
       ? this.#all(
@@ -410,16 +419,16 @@ export class SqliteStore implements Store {
         after,
         range.limit,
       );
-    return Promise.resolve(rows.map((row) => toMessage(row, conversationId)));
+    return rows.map((row) => toMessage(row, conversationId));
   }
 
-  appendMessages(
+  async appendMessages(
     userId: string,
     conversationId: string,
     messages: NewMessage[],
     now: number,
   ): Promise<{ conversation: Conversation; messages: AppendedMessage[] } | null> {
-    return Promise.resolve(this.#transaction(() => {
+    return this.#transaction(() => {
       const head = this.#conversationRow(userId, conversationId);
       if (!head) return null;
       const rowid = head.rowid as number;
@@ -444,16 +453,16 @@ export class SqliteStore implements Store {
         conversation: toConversation(this.#conversationRow(userId, conversationId)!),
         messages: stored,
       };
-    }));
+    });
   }
 
-  updateConversation(
+  async updateConversation(
     userId: string,
     conversationId: string,
     patch: ConversationPatch,
     now: number,
   ): Promise<Conversation | null> {
-    return Promise.resolve(this.#transaction(() => {
+    return this.#transaction(() => {
       const changes = this.#run(
         `UPDATE conversations SET
            title = coalesce(?, title), tags = coalesce(?, tags), metadata = coalesce(?, metadata),
@@ -468,23 +477,17 @@ export class SqliteStore implements Store {
       );
       if (changes === 0) return null;
       return toConversation(this.#conversationRow(userId, conversationId)!);
-    }));
+    });
   }
 
-  deleteConversation(userId: string, conversationId: string): Promise<boolean> {
-    return Promise.resolve(
-      this.#transaction(() =>
-        this.#run(
-          "DELETE FROM conversations WHERE id = ? AND user_id = ?",
-          conversationId,
-          userId,
-        ) >
-          0
-      ),
+  async deleteConversation(userId: string, conversationId: string): Promise<boolean> {
+    const deleted = this.#transaction(() =>
+      this.#run("DELETE FROM conversations WHERE id = ? AND user_id = ?", conversationId, userId)
     );
+    return deleted > 0;
   }
 
-  listConversations(
+  async listConversations(
     userId: string,
     options: { filter: ConversationFilter; after?: ListCursor; limit: number },
   ): Promise<Conversation[]> {
@@ -502,10 +505,10 @@ export class SqliteStore implements Store {
       ...params,
       options.limit,
     );
-    return Promise.resolve(rows.map(toConversation));
+    return rows.map(toConversation);
   }
 
-  searchConversations(
+  async searchConversations(
     userId: string,
     options: { query: SearchQuery; filter: ConversationFilter; offset: number; limit: number },
   ): Promise<SearchHit[]> {
@@ -537,14 +540,14 @@ export class SqliteStore implements Store {
       options.limit,
       options.offset,
     );
-    return Promise.resolve(rows.map((row) => {
+    return rows.map((row) => {
       const conversation = toConversation(row);
       return {
         conversation,
         message: row.mrow == null ? null : toMessage(row, conversation.id),
         score: row.score as number,
       };
-    }));
+    });
   }
 }
 

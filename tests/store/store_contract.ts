@@ -1,0 +1,560 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Conflict } from "../../core/errors.ts";
+import type { NewMessage, SearchQuery, User } from "../../core/types.ts";
+import type { NewConversation, Store } from "../../db/store.ts";
+
+/** Opens a fresh, empty store and says how to dispose of it. */
+export type OpenStore = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function user(n: number): User {
+  return {
+    id: crypto.randomUUID(),
+    email: `u${n}-${crypto.randomUUID().slice(0, 6)}@example.com`,
+    passwordHash: "$argon2id$placeholder",
+    createdAt: T0,
+    tokensValidAfter: 0,
+  };
+}
+
+function conversation(overrides: Partial<NewConversation> = {}): NewConversation {
+  return {
+    id: crypto.randomUUID(),
+    title: "A conversation",
+    tags: [],
+    source: "test",
+    metadata: {},
+    messages: [],
+    now: T0,
+    ...overrides,
+  };
+}
+
+function say(content: string, extra: Partial<NewMessage> = {}): NewMessage {
+  return { role: "user", content, ...extra };
+}
+
+function words(...terms: (string | string[])[]): SearchQuery {
+  return {
+    terms: terms.map((t) =>
+      Array.isArray(t) ? { words: t, prefix: false } : { words: [t], prefix: false }
+    ),
+  };
+}
+
+/**
+ * The behaviour every Store adapter must have. Each case opens its own store, so cases can run in
+ * any order and an adapter is judged only by what it does through the interface.
+ */
+export function runStoreContract(adapter: string, open: OpenStore): void {
+  const test = (name: string, fn: (store: Store) => Promise<void>) =>
+    Deno.test(`${adapter}: ${name}`, async () => {
+      const { store, cleanup } = await open();
+      try {
+        await fn(store);
+      } finally {
+        await cleanup();
+      }
+    });
+
+  test("users: create, find by email and id, duplicate email is a Conflict", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    assert.deepEqual(await store.findUserByEmail(a.email), a);
+    assert.deepEqual(await store.getUser(a.id), a);
+    assert.equal(await store.findUserByEmail("nobody@example.com"), null);
+    assert.equal(await store.getUser(crypto.randomUUID()), null);
+    await assert.rejects(store.createUser({ ...user(2), email: a.email }), Conflict);
+  });
+
+  test("users: password hash changes; tokensValidAfter never goes backwards", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    await store.setPasswordHash(a.id, "h2");
+    assert.equal((await store.getUser(a.id))!.passwordHash, "h2");
+    assert.equal((await store.getUser(a.id))!.tokensValidAfter, 0);
+    await store.setPasswordHash(a.id, "h3", T0 + 5000);
+    await store.setPasswordHash(a.id, "h4", T0 + 1000);
+    const after = (await store.getUser(a.id))!;
+    assert.equal(after.passwordHash, "h4");
+    assert.equal(after.tokensValidAfter, T0 + 5000);
+  });
+
+  test("users: delete removes everything the user owns and nothing of others", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const ca = await store.createConversation(
+      a.id,
+      conversation({ messages: [say("zebra apple")] }),
+    );
+    const cb = await store.createConversation(
+      b.id,
+      conversation({ messages: [say("zebra apple")] }),
+    );
+    await store.createPersonalToken(a.id, {
+      id: crypto.randomUUID(),
+      name: "t",
+      prefix: "psv_x",
+      secretHash: "hash-a",
+      createdAt: T0,
+      expiresAt: null,
+    });
+    await store.deleteUser(a.id);
+    assert.equal(await store.getUser(a.id), null);
+    assert.equal(await store.getConversation(a.id, ca.id), null);
+    assert.equal(await store.findPersonalTokenBySecretHash("hash-a"), null);
+    assert.deepEqual(
+      await store.searchConversations(a.id, {
+        query: words("zebra"),
+        filter: {},
+        offset: 0,
+        limit: 10,
+      }),
+      [],
+    );
+    assert.ok(await store.getConversation(b.id, cb.id));
+    const hits = await store.searchConversations(b.id, {
+      query: words("zebra"),
+      filter: {},
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(hits.map((h) => h.conversation.id), [cb.id]);
+  });
+
+  test("personal tokens: create, list newest first, rename, find, touch, delete; owner only", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const make = (name: string, createdAt: number) =>
+      store.createPersonalToken(a.id, {
+        id: crypto.randomUUID(),
+        name,
+        prefix: "psv_ab",
+        secretHash: `hash-${name}`,
+        createdAt,
+        expiresAt: null,
+      });
+    const older = await make("older", T0);
+    const newer = await make("newer", T0 + 1);
+    assert.deepEqual((await store.listPersonalTokens(a.id)).map((t) => t.name), ["newer", "older"]);
+    assert.deepEqual(await store.listPersonalTokens(b.id), []);
+    assert.equal(await store.renamePersonalToken(b.id, older.id, "stolen"), null);
+    assert.equal((await store.renamePersonalToken(a.id, older.id, "renamed"))!.name, "renamed");
+    const found = (await store.findPersonalTokenBySecretHash("hash-newer"))!;
+    assert.equal(found.id, newer.id);
+    assert.equal(found.userId, a.id);
+    assert.equal(found.lastUsedAt, null);
+    await store.touchPersonalToken(b.id, newer.id, T0 + 10);
+    assert.equal((await store.findPersonalTokenBySecretHash("hash-newer"))!.lastUsedAt, null);
+    await store.touchPersonalToken(a.id, newer.id, T0 + 10);
+    assert.equal((await store.findPersonalTokenBySecretHash("hash-newer"))!.lastUsedAt, T0 + 10);
+    assert.equal(await store.deletePersonalToken(b.id, newer.id), false);
+    assert.equal(await store.deletePersonalToken(a.id, newer.id), true);
+    assert.equal(await store.deletePersonalToken(a.id, newer.id), false);
+    assert.equal(await store.findPersonalTokenBySecretHash("hash-newer"), null);
+  });
+
+  test("revoked access tokens: revoke is idempotent; purge drops expired ones", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    assert.equal(await store.isAccessTokenRevoked("j1"), false);
+    await store.revokeAccessToken(a.id, "j1", T0 + 1000);
+    await store.revokeAccessToken(a.id, "j1", T0 + 1000);
+    await store.revokeAccessToken(a.id, "j2", T0 + 5000);
+    assert.equal(await store.isAccessTokenRevoked("j1"), true);
+    await store.purgeExpired(T0 + 2000);
+    assert.equal(await store.isAccessTokenRevoked("j1"), false);
+    assert.equal(await store.isAccessTokenRevoked("j2"), true);
+  });
+
+  test("rate limits: count in a window, reset after it, peek, clear, purge", async (store) => {
+    assert.deepEqual(await store.hitRateLimit("k", 1000, T0), { count: 1, resetAt: T0 + 1000 });
+    assert.deepEqual(await store.hitRateLimit("k", 1000, T0 + 500), {
+      count: 2,
+      resetAt: T0 + 1000,
+    });
+    assert.deepEqual(await store.peekRateLimit("k", T0 + 600), { count: 2, resetAt: T0 + 1000 });
+    assert.equal(await store.peekRateLimit("k", T0 + 1000), null);
+    assert.deepEqual(await store.hitRateLimit("k", 1000, T0 + 1000), {
+      count: 1,
+      resetAt: T0 + 2000,
+    });
+    await store.clearRateLimit("k");
+    assert.equal(await store.peekRateLimit("k", T0 + 1000), null);
+    await store.hitRateLimit("old", 100, T0);
+    await store.hitRateLimit("live", 10_000, T0);
+    await store.purgeExpired(T0 + 200);
+    assert.equal(await store.peekRateLimit("old", T0), null);
+    assert.ok(await store.peekRateLimit("live", T0 + 200));
+  });
+
+  test("conversations: create with messages, get, list messages in ranges", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const c = await store.createConversation(
+      a.id,
+      conversation({
+        title: "T",
+        tags: ["x", "y"],
+        metadata: { k: 1 },
+        messages: Array.from({ length: 10 }, (_, i) => say(`m${i}`, { metadata: { i } })),
+      }),
+    );
+    assert.equal(c.messageCount, 10);
+    assert.equal(c.version, 1);
+    assert.deepEqual(c.tags, ["x", "y"]);
+    assert.deepEqual(c.metadata, { k: 1 });
+    assert.deepEqual(await store.getConversation(a.id, c.id), c);
+    const all = await store.listMessages(a.id, c.id, { limit: 100 });
+    assert.deepEqual(all.map((m) => m.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(all[3].metadata, { i: 3 });
+    assert.equal(all[3].createdAt, T0);
+    const page = await store.listMessages(a.id, c.id, { afterSeq: 3, limit: 2 });
+    assert.deepEqual(page.map((m) => m.content), ["m4", "m5"]);
+    const last = await store.listMessages(a.id, c.id, { limit: 3, last: true });
+    assert.deepEqual(last.map((m) => m.seq), [7, 8, 9]);
+  });
+
+  test("append: seq continues, head bumps; duplicates and unknown ids", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const c = await store.createConversation(a.id, conversation({ messages: [say("first")] }));
+    const r1 = (await store.appendMessages(a.id, c.id, [
+      say("second", { clientMessageId: "c2" }),
+      say("third", { clientMessageId: "c3" }),
+    ], T0 + 100))!;
+    assert.deepEqual(r1.messages.map((m) => [m.seq, m.duplicate]), [[1, false], [2, false]]);
+    assert.equal(r1.conversation.messageCount, 3);
+    assert.equal(r1.conversation.version, 2);
+    assert.equal(r1.conversation.updatedAt, T0 + 100);
+
+    const r2 = (await store.appendMessages(a.id, c.id, [
+      say("second", { clientMessageId: "c2" }),
+      say("fourth", { clientMessageId: "c4" }),
+      say("fourth", { clientMessageId: "c4" }),
+    ], T0 + 200))!;
+    assert.deepEqual(r2.messages.map((m) => [m.seq, m.duplicate]), [[1, true], [3, false], [
+      3,
+      true,
+    ]]);
+    assert.equal(r2.conversation.messageCount, 4);
+
+    const r3 = (await store.appendMessages(
+      a.id,
+      c.id,
+      [say("second", { clientMessageId: "c2" })],
+      T0 + 300,
+    ))!;
+    assert.equal(r3.messages[0].duplicate, true);
+    assert.equal(r3.conversation.version, 3, "an all-duplicate append changes nothing");
+
+    await assert.rejects(
+      store.appendMessages(
+        a.id,
+        c.id,
+        [say("new"), say("different", { clientMessageId: "c2" })],
+        T0,
+      ),
+      Conflict,
+    );
+    assert.equal((await store.getConversation(a.id, c.id))!.messageCount, 4, "batch rolled back");
+    assert.equal(await store.appendMessages(b.id, c.id, [say("x")], T0), null);
+    assert.equal(await store.appendMessages(a.id, crypto.randomUUID(), [say("x")], T0), null);
+  });
+
+  test("update and delete: partial patches, owner only", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const c = await store.createConversation(a.id, conversation({ title: "Old", tags: ["t"] }));
+    const renamed = (await store.updateConversation(a.id, c.id, { title: "New" }, T0 + 1))!;
+    assert.equal(renamed.title, "New");
+    assert.deepEqual(renamed.tags, ["t"]);
+    assert.equal(renamed.version, 2);
+    const retagged =
+      (await store.updateConversation(a.id, c.id, { tags: [], metadata: { m: true } }, T0 + 2))!;
+    assert.equal(retagged.title, "New");
+    assert.deepEqual(retagged.tags, []);
+    assert.deepEqual(retagged.metadata, { m: true });
+    assert.equal(await store.updateConversation(b.id, c.id, { title: "Hijack" }, T0), null);
+    assert.equal(await store.deleteConversation(b.id, c.id), false);
+    assert.ok(await store.getConversation(a.id, c.id));
+    assert.equal(await store.deleteConversation(a.id, c.id), true);
+    assert.equal(await store.deleteConversation(a.id, c.id), false);
+    assert.deepEqual(await store.listMessages(a.id, c.id, { limit: 10 }), []);
+  });
+
+  test("list: newest first, cursor pages cover every item once, filters", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const made = [];
+    for (let i = 0; i < 13; i++) {
+      // Pairs share an updatedAt, so paging must break ties by id.
+      made.push(
+        await store.createConversation(
+          a.id,
+          conversation({
+            now: T0 + Math.floor(i / 2) * 1000,
+            tags: i % 3 === 0 ? ["three"] : [],
+            source: i % 2 ? "claude" : "chatgpt",
+          }),
+        ),
+      );
+    }
+    await store.createConversation(b.id, conversation());
+    const expected = [...made].sort((x, y) =>
+      y.updatedAt - x.updatedAt || (y.id < x.id ? -1 : y.id > x.id ? 1 : 0)
+    ).map((c) => c.id);
+    const seen: string[] = [];
+    let after;
+    for (;;) {
+      const page = await store.listConversations(a.id, { filter: {}, after, limit: 4 });
+      if (!page.length) break;
+      seen.push(...page.map((c) => c.id));
+      const last = page[page.length - 1];
+      after = { updatedAt: last.updatedAt, id: last.id };
+    }
+    assert.deepEqual(seen, expected);
+    const byTag = await store.listConversations(a.id, { filter: { tag: "three" }, limit: 100 });
+    assert.equal(byTag.length, 5);
+    const bySource = await store.listConversations(a.id, {
+      filter: { source: "claude" },
+      limit: 100,
+    });
+    assert.equal(bySource.length, 6);
+    const byTime = await store.listConversations(a.id, {
+      filter: { updatedFrom: T0 + 1000, updatedTo: T0 + 3000 },
+      limit: 100,
+    });
+    assert.deepEqual(byTime.map((c) => c.updatedAt).sort(), [
+      T0 + 1000,
+      T0 + 1000,
+      T0 + 2000,
+      T0 + 2000,
+    ]);
+  });
+
+  test("search: ranked, one hit per conversation, title hits, filters, paging, isolation", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const many = await store.createConversation(
+      a.id,
+      conversation({
+        title: "Unrelated",
+        tags: ["keep"],
+        messages: [say("walrus walrus walrus"), say("walrus again"), say("nothing")],
+      }),
+    );
+    const once = await store.createConversation(
+      a.id,
+      conversation({
+        title: "Other",
+        messages: [say("a long message that mentions a walrus only once among many other words")],
+      }),
+    );
+    const titled = await store.createConversation(a.id, conversation({ title: "Walrus facts" }));
+    await store.createConversation(
+      b.id,
+      conversation({ title: "Walrus", messages: [say("walrus")] }),
+    );
+
+    const hits = await store.searchConversations(a.id, {
+      query: words("walrus"),
+      filter: {},
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(
+      new Set(hits.map((h) => h.conversation.id)),
+      new Set([many.id, once.id, titled.id]),
+    );
+    assert.equal(hits.length, 3);
+    for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score <= hits[i].score);
+    const manyHit = hits.find((h) => h.conversation.id === many.id)!;
+    assert.equal(manyHit.message!.content, "walrus walrus walrus");
+    assert.equal(hits.find((h) => h.conversation.id === titled.id)!.message, null);
+
+    const filtered = await store.searchConversations(a.id, {
+      query: words("walrus"),
+      filter: { tag: "keep" },
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(filtered.map((h) => h.conversation.id), [many.id]);
+
+    const first = await store.searchConversations(a.id, {
+      query: words("walrus"),
+      filter: {},
+      offset: 0,
+      limit: 2,
+    });
+    const rest = await store.searchConversations(a.id, {
+      query: words("walrus"),
+      filter: {},
+      offset: 2,
+      limit: 2,
+    });
+    assert.deepEqual(
+      [...first, ...rest].map((h) => h.conversation.id),
+      hits.map((h) => h.conversation.id),
+    );
+
+    const none = await store.searchConversations(a.id, {
+      query: words("nonexistentword"),
+      filter: {},
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(none, []);
+  });
+
+  test("search: languages, accents, prefixes and phrases", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const texts: Record<string, string> = {
+      ko1: "오늘 대화가 길었다",
+      ko2: "그 대화를 저장했다",
+      zh: "我们今天讨论了数据库的设计",
+      ja: "私は東京に住んでいます",
+      fr: "Rendez-vous au Café pour le Résumé",
+      en: "Hello, world! This conversation is long",
+      en2: "world hello backwards",
+    };
+    const ids: Record<string, string> = {};
+    for (const [key, text] of Object.entries(texts)) {
+      ids[key] =
+        (await store.createConversation(a.id, conversation({ title: key, messages: [say(text)] })))
+          .id;
+    }
+    const find = async (query: SearchQuery) =>
+      (await store.searchConversations(a.id, { query, filter: {}, offset: 0, limit: 50 }))
+        .map((h) => h.conversation.title).sort();
+    assert.deepEqual(await find(words("대화")), ["ko1", "ko2"]);
+    assert.deepEqual(await find(words("数据库")), ["zh"]);
+    assert.deepEqual(await find(words("東京")), ["ja"]);
+    assert.deepEqual(await find(words("計")), ["zh"].filter(() => false), "not present");
+    assert.deepEqual(await find(words("す")), ["ja"], "a single character at the end of a run");
+    assert.deepEqual(await find(words("设")), ["zh"], "a single character inside a run");
+    assert.deepEqual(await find(words("cafe")), ["fr"]);
+    assert.deepEqual(await find(words("RESUME")), ["fr"]);
+    assert.deepEqual(await find({ terms: [{ words: ["conv"], prefix: true }] }), ["en"]);
+    assert.deepEqual(await find(words("conv")), []);
+    assert.deepEqual(await find(words(["hello", "world"])), ["en"]);
+  });
+
+  test("search: FTS syntax in query words never throws", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    await store.createConversation(a.id, conversation({ messages: [say("plain text")] }));
+    const hostile = [
+      '"',
+      "*",
+      "(",
+      ")",
+      "NEAR",
+      "AND",
+      "OR",
+      "NOT",
+      "body:x",
+      "^x",
+      "-x",
+      '""x""',
+      "{owner}",
+      "a:b:c",
+      "🙂",
+      "\u0000",
+    ];
+    for (const word of hostile) {
+      for (const prefix of [false, true]) {
+        await store.searchConversations(a.id, {
+          query: { terms: [{ words: [word, "text"], prefix }, { words: [word], prefix }] },
+          filter: {},
+          offset: 0,
+          limit: 5,
+        });
+      }
+    }
+  });
+
+  test("concurrent appends keep seq contiguous and lose nothing", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const c = await store.createConversation(a.id, conversation());
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.appendMessages(
+          a.id,
+          c.id,
+          Array.from({ length: 5 }, (_, j) => say(`b${i}m${j}`)),
+          T0,
+        )),
+    );
+    const messages = await store.listMessages(a.id, c.id, { limit: 1000 });
+    assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: 100 }, (_, i) => i));
+    assert.equal(new Set(messages.map((m) => m.content)).size, 100);
+    assert.equal((await store.getConversation(a.id, c.id))!.messageCount, 100);
+  });
+
+  test("a retry storm of one batch stores each message once", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const c = await store.createConversation(a.id, conversation());
+    const batch = Array.from({ length: 5 }, (_, i) => say(`m${i}`, { clientMessageId: `id${i}` }));
+    await Promise.all(
+      Array.from({ length: 10 }, () => store.appendMessages(a.id, c.id, batch, T0)),
+    );
+    const messages = await store.listMessages(a.id, c.id, { limit: 100 });
+    assert.deepEqual(messages.map((m) => m.clientMessageId), ["id0", "id1", "id2", "id3", "id4"]);
+  });
+
+  test("property: any sequence of appends keeps seq contiguous and client ids unique", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.array(fc.option(fc.integer({ min: 0, max: 15 }), { nil: undefined }), {
+            maxLength: 6,
+          }),
+          {
+            maxLength: 8,
+          },
+        ),
+        async (batches) => {
+          const c = await store.createConversation(a.id, conversation());
+          for (const batch of batches) {
+            await store.appendMessages(
+              a.id,
+              c.id,
+              batch.map((n, i) =>
+                n === undefined ? say(`anon${i}`) : say(`msg${n}`, { clientMessageId: `c${n}` })
+              ),
+              T0,
+            );
+          }
+          const stored = await store.listMessages(a.id, c.id, { limit: 1000 });
+          assert.deepEqual(stored.map((m) => m.seq), stored.map((_, i) => i));
+          const ids = stored.map((m) => m.clientMessageId).filter((id) => id !== null);
+          assert.equal(new Set(ids).size, ids.length);
+          const distinct = new Set(batches.flat().filter((n) => n !== undefined));
+          assert.equal(ids.length, distinct.size);
+          assert.equal((await store.getConversation(a.id, c.id))!.messageCount, stored.length);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+}
