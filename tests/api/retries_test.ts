@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { signUp, startServer, type TestServer } from "../_helpers/server.ts";
+
+async function newConversation(server: TestServer, token: string): Promise<string> {
+  const res = await server.call("/api/conversations", {
+    method: "POST",
+    token,
+    json: { messages: [{ role: "user", content: "start" }] },
+  });
+  return (await res.json()).conversation.id;
+}
+
+async function seqs(server: TestServer, token: string, id: string): Promise<string[]> {
+  const body = await (await server.call(`/api/conversations/${id}?limit=1000`, { token })).json();
+  return body.messages.map((m: { seq: number; content: string }) => `${m.seq}:${m.content}`);
+}
+
+Deno.test("a retried append with the same Idempotency-Key stores nothing twice", async () => {
+  const server = await startServer();
+  try {
+    const { token } = await signUp(server);
+    const id = await newConversation(server, token);
+    const send = () =>
+      server.call(`/api/conversations/${id}/messages`, {
+        method: "POST",
+        token,
+        headers: { "Idempotency-Key": "retry-1" },
+        json: {
+          messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hi" }],
+        },
+      });
+    const first = await send();
+    assert.equal(first.status, 201);
+    const a = await first.json();
+    const second = await send();
+    assert.equal(second.status, 200);
+    const b = await second.json();
+    assert.deepEqual(b.messages.map((m: { duplicate: boolean }) => m.duplicate), [true, true]);
+    assert.deepEqual(
+      b.messages.map((m: { seq: number }) => m.seq),
+      a.messages.map((m: { seq: number }) => m.seq),
+    );
+    assert.deepEqual(await seqs(server, token, id), ["0:start", "1:hello", "2:hi"]);
+
+    const storm = await Promise.all(Array.from({ length: 10 }, async () => {
+      const res = await server.call(`/api/conversations/${id}/messages`, {
+        method: "POST",
+        token,
+        headers: { "Idempotency-Key": "storm" },
+        json: { messages: [{ role: "user", content: "once" }] },
+      });
+      await res.body?.cancel();
+      return res.status;
+    }));
+    assert.equal(storm.filter((s) => s === 201).length, 1);
+    assert.equal(storm.filter((s) => s === 200).length, 9);
+    assert.deepEqual(await seqs(server, token, id), ["0:start", "1:hello", "2:hi", "3:once"]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("client_message_id: a retry is a duplicate; a different message under it is a 409", async () => {
+  const server = await startServer();
+  try {
+    const { token } = await signUp(server);
+    const id = await newConversation(server, token);
+    const append = (messages: unknown[]) =>
+      server.call(`/api/conversations/${id}/messages`, {
+        method: "POST",
+        token,
+        json: { messages },
+      });
+    const first = await append([{ role: "user", content: "one", client_message_id: "m1" }]);
+    assert.equal(first.status, 201);
+    await first.body?.cancel();
+    const again = await append([
+      { role: "user", content: "one", client_message_id: "m1" },
+      { role: "assistant", content: "two", client_message_id: "m2" },
+    ]);
+    assert.equal(again.status, 201);
+    const body = await again.json();
+    assert.deepEqual(body.messages.map((m: { duplicate: boolean }) => m.duplicate), [true, false]);
+    const conflict = await append([
+      { role: "user", content: "three" },
+      { role: "user", content: "not one", client_message_id: "m1" },
+    ]);
+    assert.equal(conflict.status, 409);
+    assert.equal((await conflict.json()).error.code, "conflict");
+    assert.deepEqual(await seqs(server, token, id), ["0:start", "1:one", "2:two"]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("parallel appends through HTTP keep seq contiguous with nothing lost", async () => {
+  const server = await startServer();
+  try {
+    const { token } = await signUp(server);
+    const id = await newConversation(server, token);
+    const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const res = await server.call(`/api/conversations/${id}/messages`, {
+        method: "POST",
+        token,
+        json: {
+          messages: Array.from({ length: 3 }, (_, j) => ({ role: "user", content: `r${i}m${j}` })),
+        },
+      });
+      await res.body?.cancel();
+      return res.status;
+    }));
+    assert.ok(statuses.every((s) => s === 201));
+    const stored = await seqs(server, token, id);
+    assert.equal(stored.length, 31);
+    assert.deepEqual(stored.map((s) => Number(s.split(":")[0])), stored.map((_, i) => i));
+    assert.equal(new Set(stored.map((s) => s.split(":")[1])).size, 31);
+  } finally {
+    await server.close();
+  }
+});
