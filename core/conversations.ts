@@ -11,7 +11,7 @@ import type {
   UpdateConversationInput,
 } from "./schemas.ts";
 import { parseSearchQuery } from "./search_query.ts";
-import { buildSnippet, type Snippet } from "./snippets.ts";
+import { buildSnippet, compileHighlighter, type Snippet } from "./snippets.ts";
 import type {
   AppendedMessage,
   Conversation,
@@ -192,12 +192,13 @@ export class Conversations {
     });
     const more = hits.length > input.limit;
     if (more) hits.pop();
+    const highlighter = compileHighlighter(query);
     return {
       items: hits.map((hit) => ({
         conversation: hit.conversation,
         seq: hit.message?.seq ?? null,
         role: hit.message?.role ?? null,
-        snippet: buildSnippet(hit.message?.content ?? hit.conversation.title, query),
+        snippet: buildSnippet(hit.message?.content ?? hit.conversation.title, highlighter),
         score: hit.score,
       })),
       nextCursor: more ? encodeCursor({ o: start + input.limit, q: input.q }) : null,

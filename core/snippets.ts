@@ -9,19 +9,31 @@ export interface Snippet {
 const CJK = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\u30FC\u3005]/u;
 const WORD_CHAR = "[\\p{L}\\p{N}]";
 
-/** Case- and accent-folded form, as the index compares text. */
+/**
+ * Case- and accent-folded form, as the index compares text. Recomposing after the marks are gone
+ * keeps Hangul syllables whole, so "대" cannot match the start of "댁".
+ */
 function fold(text: string): string {
-  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").normalize("NFC").toLowerCase();
 }
 
 /** The folded text and, for each of its UTF-16 units, where it came from in the original. */
-function foldWithMap(text: string): { folded: string; from: number[]; to: number[] } {
+function foldWithMap(
+  text: string,
+  memo: Map<string, string>,
+): { folded: string; from: number[]; to: number[] } {
   let folded = "";
   const from: number[] = [];
   const to: number[] = [];
   let index = 0;
   for (const char of text) {
-    const piece = fold(char.normalize("NFKC"));
+    let piece = memo.get(char);
+    if (piece === undefined) {
+      piece = fold(char.normalize("NFKC"));
+      memo.set(char, piece);
+    }
+    // A character that folds to nothing (a combining mark) belongs to the one before it.
+    if (piece.length === 0 && to.length) to[to.length - 1] = index + char.length;
     for (let i = 0; i < piece.length; i++) {
       from.push(index);
       to.push(index + char.length);
@@ -49,25 +61,58 @@ function termPattern(term: SearchTerm): string | null {
   return start + body + end;
 }
 
+/** A query compiled once for highlighting many texts. */
+export interface Highlighter {
+  /** Merged, sorted [start, end) ranges of every place the query matches in `text`. */
+  find(text: string): [number, number][];
+}
+
+const COMBINING_MARK = /\p{M}/u;
+
+/** Text longer than this is searched for highlights only in its first part. */
+const SCAN_LIMIT = 200_000;
+
+export function compileHighlighter(query: SearchQuery): Highlighter {
+  const patterns = query.terms.map(termPattern).filter((p): p is string => p !== null);
+  const regex = patterns.length ? new RegExp(patterns.join("|"), "gu") : null;
+  const memo = new Map<string, string>();
+  return {
+    find(text) {
+      if (!regex) return [];
+      const scanned = text.length > SCAN_LIMIT ? text.slice(0, SCAN_LIMIT) : text;
+      const ranges: [number, number][] = [];
+      // Text already in NFKC with no combining marks folds one unit to one unit (a precomposed
+      // letter loses only its marks; Hangul recomposes), so offsets carry over unchanged.
+      const whole = fold(scanned);
+      if (
+        whole.length === scanned.length && !COMBINING_MARK.test(scanned) &&
+        scanned.normalize("NFKC") === scanned
+      ) {
+        for (const match of whole.matchAll(regex)) {
+          if (match[0].length) ranges.push([match.index, match.index + match[0].length]);
+        }
+      } else {
+        const { folded, from, to } = foldWithMap(scanned, memo);
+        for (const match of folded.matchAll(regex)) {
+          if (!match[0].length) continue;
+          ranges.push([from[match.index], to[match.index + match[0].length - 1]]);
+        }
+      }
+      ranges.sort((a, b) => a[0] - b[0]);
+      const merged: [number, number][] = [];
+      for (const range of ranges) {
+        const top = merged[merged.length - 1];
+        if (top && range[0] <= top[1]) top[1] = Math.max(top[1], range[1]);
+        else merged.push([...range]);
+      }
+      return merged;
+    },
+  };
+}
+
 /** Merged, sorted ranges of every place `query` matches in `text`. */
 export function findMatches(text: string, query: SearchQuery): [number, number][] {
-  const patterns = query.terms.map(termPattern).filter((p): p is string => p !== null);
-  if (!patterns.length) return [];
-  const { folded, from, to } = foldWithMap(text);
-  const regex = new RegExp(patterns.join("|"), "gu");
-  const ranges: [number, number][] = [];
-  for (const match of folded.matchAll(regex)) {
-    if (match[0].length === 0) continue;
-    ranges.push([from[match.index], to[match.index + match[0].length - 1]]);
-  }
-  ranges.sort((a, b) => a[0] - b[0]);
-  const merged: [number, number][] = [];
-  for (const range of ranges) {
-    const top = merged[merged.length - 1];
-    if (top && range[0] <= top[1]) top[1] = Math.max(top[1], range[1]);
-    else merged.push([...range]);
-  }
-  return merged;
+  return compileHighlighter(query).find(text);
 }
 
 function isLowSurrogate(code: number): boolean {
@@ -78,8 +123,13 @@ function isLowSurrogate(code: number): boolean {
  * About `maxLength` characters of `text` around its first match, cut at spaces where it can be,
  * with "…" where text was left out. Line breaks become spaces; offsets stay exact.
  */
-export function buildSnippet(text: string, query: SearchQuery, maxLength = 200): Snippet {
-  const matches = findMatches(text, query);
+export function buildSnippet(
+  text: string,
+  query: SearchQuery | Highlighter,
+  maxLength = 200,
+): Snippet {
+  const highlighter = "find" in query ? query : compileHighlighter(query);
+  const matches = highlighter.find(text);
   let start = 0;
   let end = text.length;
   if (text.length > maxLength) {

@@ -57,3 +57,13 @@ Deno.test("line breaks become spaces without moving offsets", () => {
 Deno.test("matches are merged and sorted", () => {
   assert.deepEqual(findMatches("aaa bbb", parseSearchQuery("bbb aaa")), [[0, 3], [4, 7]]);
 });
+
+Deno.test("a Hangul syllable does not match the start of a longer syllable", () => {
+  assert.deepEqual(highlighted("댁에 대해", "대"), ["대"]);
+});
+
+Deno.test("text whose folded form changes length still gets exact offsets", () => {
+  // "e" + combining acute folds to one letter; "ﬁ" folds to two.
+  assert.deepEqual(highlighted("cafe\u0301 and ﬁsh soup", "soup"), ["soup"]);
+  assert.deepEqual(highlighted("cafe\u0301 and ﬁsh soup", "cafe"), ["cafe\u0301"]);
+});
