@@ -70,37 +70,31 @@ export const migrations: readonly string[] = [
     WHERE client_message_id IS NOT NULL;
 
   CREATE VIRTUAL TABLE messages_fts USING fts5(
-    owner, body, content='', contentless_delete=1,
-    tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+    body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
   CREATE VIRTUAL TABLE titles_fts USING fts5(
-    owner, body, content='', contentless_delete=1,
-    tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+    body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
 
   CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts(rowid, owner, body)
-      VALUES (new.rowid, pensieve_owner(new.user_id), pensieve_index_text(new.content));
+    INSERT INTO messages_fts(rowid, body) VALUES (new.rowid, pensieve_index_text(new.user_id, new.content));
   END;
   CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
     DELETE FROM messages_fts WHERE rowid = old.rowid;
   END;
   CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
     DELETE FROM messages_fts WHERE rowid = old.rowid;
-    INSERT INTO messages_fts(rowid, owner, body)
-      VALUES (new.rowid, pensieve_owner(new.user_id), pensieve_index_text(new.content));
+    INSERT INTO messages_fts(rowid, body) VALUES (new.rowid, pensieve_index_text(new.user_id, new.content));
   END;
   CREATE TRIGGER titles_fts_insert AFTER INSERT ON conversations BEGIN
-    INSERT INTO titles_fts(rowid, owner, body)
-      VALUES (new.rowid, pensieve_owner(new.user_id), pensieve_index_text(new.title));
+    INSERT INTO titles_fts(rowid, body) VALUES (new.rowid, pensieve_index_text(new.user_id, new.title));
   END;
   CREATE TRIGGER titles_fts_delete AFTER DELETE ON conversations BEGIN
     DELETE FROM titles_fts WHERE rowid = old.rowid;
   END;
   CREATE TRIGGER titles_fts_update AFTER UPDATE OF title ON conversations BEGIN
     DELETE FROM titles_fts WHERE rowid = old.rowid;
-    INSERT INTO titles_fts(rowid, owner, body)
-      VALUES (new.rowid, pensieve_owner(new.user_id), pensieve_index_text(new.title));
+    INSERT INTO titles_fts(rowid, body) VALUES (new.rowid, pensieve_index_text(new.user_id, new.title));
   END;
   `,
 ];

@@ -68,8 +68,11 @@ export class SqliteStore implements Store {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.exec("PRAGMA foreign_keys = ON");
-    db.function("pensieve_index_text", { deterministic: true }, (text) => indexText(String(text)));
-    db.function("pensieve_owner", { deterministic: true }, (id) => ownerToken(String(id)));
+    db.function(
+      "pensieve_index_text",
+      { deterministic: true },
+      (userId, text) => indexText(ownerToken(String(userId)), String(text)),
+    );
     migrate(db);
   }
 
@@ -513,6 +516,7 @@ export class SqliteStore implements Store {
     options: { query: SearchQuery; filter: ConversationFilter; offset: number; limit: number },
   ): Promise<SearchHit[]> {
     const match = matchExpression(ownerToken(userId), options.query);
+    if (match === null) return [];
     const where = ["c.user_id = ?"];
     const params: SQLInputValue[] = [userId];
     addFilter(options.filter, where, params);
@@ -520,11 +524,11 @@ export class SqliteStore implements Store {
     // a lone min() aggregate. That row is the conversation's best message (NULL: the title).
     const rows = this.#all(
       `WITH hits AS (
-         SELECT m.conversation_rowid AS crow, bm25(messages_fts, 0.0, 1.0) AS score, m.rowid AS mrow
+         SELECT m.conversation_rowid AS crow, bm25(messages_fts) AS score, m.rowid AS mrow
          FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
          WHERE messages_fts MATCH ?
          UNION ALL
-         SELECT titles_fts.rowid, bm25(titles_fts, 0.0, 1.0) * ${TITLE_WEIGHT}, NULL
+         SELECT titles_fts.rowid, bm25(titles_fts) * ${TITLE_WEIGHT}, NULL
          FROM titles_fts WHERE titles_fts MATCH ?
        ), best AS (
          SELECT crow, min(score) AS score, mrow FROM hits GROUP BY crow
