@@ -16,7 +16,8 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       "run",
       "--allow-net",
       "--allow-env",
-      "--allow-sys",
+      // The same grants as `deno task start`, except that reads and writes reach temp dirs.
+      "--allow-sys=cpus,networkInterfaces,hostname",
       "--allow-ffi",
       "--allow-read",
       "--allow-write",
