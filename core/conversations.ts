@@ -46,7 +46,9 @@ export interface LoadOptions {
 }
 
 const listCursor = z.object({ u: z.number(), i: z.string() });
-const searchCursor = z.object({ o: z.number().int().min(0).max(10_000), q: z.string() });
+/** Ranked results can be paged this deep; past it, narrow the search. */
+const SEARCH_DEPTH = 10_000;
+const searchCursor = z.object({ o: z.number().int().min(0).max(SEARCH_DEPTH), q: z.string() });
 
 const NOT_FOUND = "No conversation with this id.";
 
@@ -201,7 +203,9 @@ export class Conversations {
         snippet: buildSnippet(hit.message?.content ?? hit.conversation.title, highlighter),
         score: hit.score,
       })),
-      nextCursor: more ? encodeCursor({ o: start + input.limit, q: input.q }) : null,
+      nextCursor: more && start + input.limit <= SEARCH_DEPTH
+        ? encodeCursor({ o: start + input.limit, q: input.q })
+        : null,
     };
   }
 }

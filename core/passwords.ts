@@ -55,7 +55,11 @@ export class PasswordHasher {
 
   /** Spends the same effort as a real check, so an unknown email cannot be told by timing. */
   async verifyDummy(password: string): Promise<void> {
-    this.#dummy ??= this.hash("pensieve-dummy-password");
+    // A refused first hash (server busy) must not be remembered, or every later check would fail.
+    this.#dummy ??= this.hash("pensieve-dummy-password").catch((error) => {
+      this.#dummy = undefined;
+      throw error;
+    });
     await this.verify(await this.#dummy, password);
   }
 }
