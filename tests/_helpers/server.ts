@@ -89,3 +89,16 @@ export async function signUp(
   const body = await res.json();
   return { token: body.access_token, userId: body.user.id, email, password };
 }
+
+/** Runs `fn` against a fresh server and always closes it. */
+export async function withServer(
+  fn: (server: TestServer) => Promise<void>,
+  options: Parameters<typeof startServer>[0] = {},
+): Promise<void> {
+  const server = await startServer(options);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { ManualClock } from "../../core/clock.ts";
-import { signUp, startServer, TEST_SECRET, type TestServer } from "../_helpers/server.ts";
+import {
+  signUp,
+  startServer,
+  TEST_SECRET,
+  type TestServer,
+  withServer,
+} from "../_helpers/server.ts";
 
 async function status(server: TestServer, token: string, path = "/auth/me"): Promise<number> {
   const res = await server.call(path, { token });
@@ -10,9 +16,8 @@ async function status(server: TestServer, token: string, path = "/auth/me"): Pro
   return res.status;
 }
 
-Deno.test("requests without a valid bearer credential get 401 with a challenge", async () => {
-  const server = await startServer();
-  try {
+Deno.test("requests without a valid bearer credential get 401 with a challenge", () =>
+  withServer(async (server) => {
     const attempts: Record<string, string>[] = [{}, { Authorization: "Basic abc" }, {
       Authorization: "Bearer",
     }];
@@ -22,10 +27,7 @@ Deno.test("requests without a valid bearer credential get 401 with a challenge",
       assert.match(res.headers.get("WWW-Authenticate") ?? "", /^Bearer /);
       assert.equal((await res.json()).error.code, "unauthorized");
     }
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
 Deno.test("forged, foreign and expired access tokens are refused", async () => {
   const clock = new ManualClock(Date.now());
@@ -77,9 +79,8 @@ Deno.test("forged, foreign and expired access tokens are refused", async () => {
   }
 });
 
-Deno.test("logout revokes only that access token", async () => {
-  const server = await startServer();
-  try {
+Deno.test("logout revokes only that access token", () =>
+  withServer(async (server) => {
     const account = await signUp(server);
     const other = (await (await server.call("/auth/login", {
       method: "POST",
@@ -90,14 +91,10 @@ Deno.test("logout revokes only that access token", async () => {
     await out.body?.cancel();
     assert.equal(await status(server, account.token), 401);
     assert.equal(await status(server, other), 200);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("changing the password revokes older tokens of both kinds", async () => {
-  const server = await startServer();
-  try {
+Deno.test("changing the password revokes older tokens of both kinds", () =>
+  withServer(async (server) => {
     const account = await signUp(server);
     const pat = (await (await server.call("/api/tokens", {
       method: "POST",
@@ -130,10 +127,7 @@ Deno.test("changing the password revokes older tokens of both kinds", async () =
         .then(async (r) => (await r.body?.cancel(), r.status));
     assert.equal(await login(account.password), 401);
     assert.equal(await login("brand new password"), 200);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
 Deno.test("personal access tokens: shown once, usable, renamable, revocable, expiring", async () => {
   const clock = new ManualClock(Date.now());
@@ -190,9 +184,8 @@ Deno.test("personal access tokens: shown once, usable, renamable, revocable, exp
   }
 });
 
-Deno.test("accounts: normalised emails, duplicates, password bounds, unicode passwords", async () => {
-  const server = await startServer();
-  try {
+Deno.test("accounts: normalised emails, duplicates, password bounds, unicode passwords", () =>
+  withServer(async (server) => {
     const register = (email: string, password: string) =>
       server.call("/auth/register", { method: "POST", json: { email, password } });
     const first = await register("  Foo@Example.COM ", "비밀번호🙂secret");
@@ -220,14 +213,10 @@ Deno.test("accounts: normalised emails, duplicates, password bounds, unicode pas
     const notEmail = await register("not an email", "12345678");
     assert.equal(notEmail.status, 400);
     await notEmail.body?.cancel();
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("an unknown email and a wrong password get the same answer", async () => {
-  const server = await startServer();
-  try {
+Deno.test("an unknown email and a wrong password get the same answer", () =>
+  withServer(async (server) => {
     const account = await signUp(server);
     const attempt = async (email: string) => {
       const res = await server.call("/auth/login", {
@@ -240,14 +229,10 @@ Deno.test("an unknown email and a wrong password get the same answer", async () 
     const unknown = await attempt("nobody-here@example.com");
     assert.equal(wrongPassword.status, 401);
     assert.deepEqual(unknown, wrongPassword);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("failed sign-ins are limited per account, then 429 with Retry-After", async () => {
-  const server = await startServer({ env: { PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT: "3" } });
-  try {
+Deno.test("failed sign-ins are limited per account, then 429 with Retry-After", () =>
+  withServer(async (server) => {
     const account = await signUp(server);
     const login = (password: string) =>
       server.call("/auth/login", { method: "POST", json: { email: account.email, password } });
@@ -260,14 +245,10 @@ Deno.test("failed sign-ins are limited per account, then 429 with Retry-After", 
     assert.equal(locked.status, 429);
     assert.ok(Number(locked.headers.get("Retry-After")) > 0);
     assert.equal((await locked.json()).error.code, "too_many_requests");
-  } finally {
-    await server.close();
-  }
-});
+  }, { env: { PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT: "3" } }));
 
-Deno.test("sign-in attempts are limited per client address", async () => {
-  const server = await startServer({ env: { PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: "5" } });
-  try {
+Deno.test("sign-in attempts are limited per client address", () =>
+  withServer(async (server) => {
     const statuses = [];
     for (let i = 0; i < 7; i++) {
       const res = await server.call("/auth/login", {
@@ -278,14 +259,10 @@ Deno.test("sign-in attempts are limited per client address", async () => {
       await res.body?.cancel();
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
-  } finally {
-    await server.close();
-  }
-});
+  }, { env: { PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: "5" } }));
 
-Deno.test("a legacy bcrypt hash signs in and is upgraded to argon2id", async () => {
-  const server = await startServer();
-  try {
+Deno.test("a legacy bcrypt hash signs in and is upgraded to argon2id", () =>
+  withServer(async (server) => {
     const id = crypto.randomUUID();
     await server.store.createUser({
       id,
@@ -307,14 +284,10 @@ Deno.test("a legacy bcrypt hash signs in and is upgraded to argon2id", async () 
     });
     assert.equal(again.status, 200);
     await again.body?.cancel();
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("deleting the account needs the password and removes everything", async () => {
-  const server = await startServer();
-  try {
+Deno.test("deleting the account needs the password and removes everything", () =>
+  withServer(async (server) => {
     const account = await signUp(server);
     const keep = await signUp(server);
     for (const who of [account, keep]) {
@@ -352,7 +325,4 @@ Deno.test("deleting the account needs the password and removes everything", asyn
     assert.equal(count("conversations"), 1);
     assert.equal(count("messages"), 1);
     assert.equal(await status(server, keep.token, "/api/conversations"), 200);
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { signUp, startServer } from "../_helpers/server.ts";
+import { signUp, withServer } from "../_helpers/server.ts";
 
-Deno.test("another user's ids answer exactly like ids that do not exist", async () => {
-  const server = await startServer();
-  try {
+Deno.test("another user's ids answer exactly like ids that do not exist", () =>
+  withServer(async (server) => {
     const alice = await signUp(server);
     const bob = await signUp(server);
     const saved = await (await server.call("/api/conversations", {
@@ -68,7 +67,4 @@ Deno.test("another user's ids answer exactly like ids that do not exist", async 
     assert.deepEqual(bobSearch.results, []);
     const bobTokens = await (await server.call("/api/tokens", { token: bob.token })).json();
     assert.deepEqual(bobTokens.tokens, []);
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { startServer } from "../_helpers/server.ts";
+import { withServer } from "../_helpers/server.ts";
 
-Deno.test("every response carries security headers; API responses are not cached", async () => {
-  const server = await startServer();
-  try {
+Deno.test("every response carries security headers; API responses are not cached", () =>
+  withServer(async (server) => {
     for (const path of ["/healthz", "/api/conversations", "/auth/me", "/nope"]) {
       const res = await server.call(path);
       await res.body?.cancel();
@@ -19,27 +18,19 @@ Deno.test("every response carries security headers; API responses are not cached
       await res.body?.cancel();
       assert.equal(res.headers.get("Cache-Control"), "no-store", path);
     }
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("HSTS is sent when the public URL is https", async () => {
-  const server = await startServer({
-    env: { PENSIEVE_PUBLIC_URL: "https://pensieve.example.com" },
-  });
-  try {
+Deno.test("HSTS is sent when the public URL is https", () =>
+  withServer(async (server) => {
     const res = await server.call("/healthz");
     await res.body?.cancel();
     assert.match(res.headers.get("Strict-Transport-Security") ?? "", /max-age=\d+/);
-  } finally {
-    await server.close();
-  }
-});
+  }, {
+    env: { PENSIEVE_PUBLIC_URL: "https://pensieve.example.com" },
+  }));
 
-Deno.test("CORS answers only configured origins", async () => {
-  const server = await startServer({ env: { PENSIEVE_CORS_ORIGINS: "https://app.example.com" } });
-  try {
+Deno.test("CORS answers only configured origins", () =>
+  withServer(async (server) => {
     const preflight = (origin: string) =>
       server.call("/api/conversations", {
         method: "OPTIONS",
@@ -61,14 +52,10 @@ Deno.test("CORS answers only configured origins", async () => {
     });
     await simple.body?.cancel();
     assert.equal(simple.headers.get("Access-Control-Allow-Origin"), null);
-  } finally {
-    await server.close();
-  }
-});
+  }, { env: { PENSIEVE_CORS_ORIGINS: "https://app.example.com" } }));
 
-Deno.test("health: /healthz always, /readyz until draining", async () => {
-  const server = await startServer();
-  try {
+Deno.test("health: /healthz always, /readyz until draining", () =>
+  withServer(async (server) => {
     assert.deepEqual(await (await server.call("/healthz")).json(), { status: "ok" });
     assert.deepEqual(await (await server.call("/readyz")).json(), {
       status: "ready",
@@ -81,14 +68,10 @@ Deno.test("health: /healthz always, /readyz until draining", async () => {
     const health = await server.call("/healthz");
     assert.equal(health.status, 200);
     await health.body?.cancel();
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("/openapi.json describes every route with strict request schemas", async () => {
-  const server = await startServer();
-  try {
+Deno.test("/openapi.json describes every route with strict request schemas", () =>
+  withServer(async (server) => {
     const doc = await (await server.call("/openapi.json")).json();
     assert.equal(doc.openapi, "3.1.0");
     assert.deepEqual(Object.keys(doc.paths).sort(), [
@@ -120,7 +103,4 @@ Deno.test("/openapi.json describes every route with strict request schemas", asy
     const search = doc.paths["/api/search"].get.parameters.map((p: { name: string }) => p.name);
     assert.ok(search.includes("q") && search.includes("cursor"));
     assert.equal(doc.components.securitySchemes.bearer.scheme, "bearer");
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signUp, startServer, type TestServer } from "../_helpers/server.ts";
+import { signUp, type TestServer, withServer } from "../_helpers/server.ts";
 
 async function expectError(res: Response, status: number, label: string): Promise<void> {
   const text = await res.text();
@@ -16,9 +16,8 @@ async function snapshot(server: TestServer, token: string, id: string): Promise<
   return one + all;
 }
 
-Deno.test("malformed requests get a 4xx JSON error and change nothing", async () => {
-  const server = await startServer({ env: { PENSIEVE_MAX_BODY_BYTES: "4096" } });
-  try {
+Deno.test("malformed requests get a 4xx JSON error and change nothing", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const { conversation } = await (await server.call("/api/conversations", {
       method: "POST",
@@ -119,14 +118,10 @@ Deno.test("malformed requests get a 4xx JSON error and change nothing", async ()
       await expectError(await server.call(path, { method, token, body, headers }), status, label);
     }
     assert.equal(await snapshot(server, token, id), before);
-  } finally {
-    await server.close();
-  }
-});
+  }, { env: { PENSIEVE_MAX_BODY_BYTES: "4096" } }));
 
-Deno.test("size limits on metadata, messages and content are enforced", async () => {
-  const server = await startServer();
-  try {
+Deno.test("size limits on metadata, messages and content are enforced", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const save = (json: unknown) =>
       server.call("/api/conversations", { method: "POST", token, json });
@@ -157,14 +152,10 @@ Deno.test("size limits on metadata, messages and content are enforced", async ()
     await ok.body?.cancel();
     const list = await (await server.call("/api/conversations", { token })).json();
     assert.equal(list.conversations.length, 1, "rejected saves stored nothing");
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("no search input gives a 5xx", async () => {
-  const server = await startServer();
-  try {
+Deno.test("no search input gives a 5xx", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const res = await server.call("/api/conversations", {
       method: "POST",
@@ -198,21 +189,14 @@ Deno.test("no search input gives a 5xx", async () => {
       assert.ok(r.status === 200 || r.status === 400, `${JSON.stringify(q)} → ${r.status} ${text}`);
       if (r.status === 400) assert.ok(JSON.parse(text).error.code);
     }
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("unknown routes get a JSON 404", async () => {
-  const server = await startServer();
-  try {
+Deno.test("unknown routes get a JSON 404", () =>
+  withServer(async (server) => {
     await expectError(await server.call("/nope"), 404, "unknown route");
     await expectError(
       await server.call("/api/nope", { token: (await signUp(server)).token }),
       404,
       "unknown api route",
     );
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signUp, startServer, type TestServer } from "../_helpers/server.ts";
+import { signUp, type TestServer, withServer } from "../_helpers/server.ts";
 
 async function newConversation(server: TestServer, token: string): Promise<string> {
   const res = await server.call("/api/conversations", {
@@ -15,9 +15,8 @@ async function seqs(server: TestServer, token: string, id: string): Promise<stri
   return body.messages.map((m: { seq: number; content: string }) => `${m.seq}:${m.content}`);
 }
 
-Deno.test("a retried append with the same Idempotency-Key stores nothing twice", async () => {
-  const server = await startServer();
-  try {
+Deno.test("a retried append with the same Idempotency-Key stores nothing twice", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const id = await newConversation(server, token);
     const send = () =>
@@ -55,14 +54,10 @@ Deno.test("a retried append with the same Idempotency-Key stores nothing twice",
     assert.equal(storm.filter((s) => s === 201).length, 1);
     assert.equal(storm.filter((s) => s === 200).length, 9);
     assert.deepEqual(await seqs(server, token, id), ["0:start", "1:hello", "2:hi", "3:once"]);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("client_message_id: a retry is a duplicate; a different message under it is a 409", async () => {
-  const server = await startServer();
-  try {
+Deno.test("client_message_id: a retry is a duplicate; a different message under it is a 409", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const id = await newConversation(server, token);
     const append = (messages: unknown[]) =>
@@ -88,14 +83,10 @@ Deno.test("client_message_id: a retry is a duplicate; a different message under 
     assert.equal(conflict.status, 409);
     assert.equal((await conflict.json()).error.code, "conflict");
     assert.deepEqual(await seqs(server, token, id), ["0:start", "1:one", "2:two"]);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("parallel appends through HTTP keep seq contiguous with nothing lost", async () => {
-  const server = await startServer();
-  try {
+Deno.test("parallel appends through HTTP keep seq contiguous with nothing lost", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const id = await newConversation(server, token);
     const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
@@ -114,7 +105,4 @@ Deno.test("parallel appends through HTTP keep seq contiguous with nothing lost",
     assert.equal(stored.length, 31);
     assert.deepEqual(stored.map((s) => Number(s.split(":")[0])), stored.map((_, i) => i));
     assert.equal(new Set(stored.map((s) => s.split(":")[1])).size, 31);
-  } finally {
-    await server.close();
-  }
-});
+  }));

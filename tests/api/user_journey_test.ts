@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { startServer } from "../_helpers/server.ts";
+import { withServer } from "../_helpers/server.ts";
 
-Deno.test("register → login → save → append → list → search → load → rename → delete", async () => {
-  const server = await startServer();
-  try {
+Deno.test("register → login → save → append → list → search → load → rename → delete", () =>
+  withServer(async (server) => {
     const credentials = { email: "journey@example.com", password: "journey password" };
     const registered = await server.call("/auth/register", { method: "POST", json: credentials });
     assert.equal(registered.status, 201);
@@ -133,7 +132,4 @@ Deno.test("register → login → save → append → list → search → load �
     assert.equal((await gone.json()).error.code, "not_found");
     const after = await (await server.call("/api/search?q=nara", { token })).json();
     assert.deepEqual(after.results, []);
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signUp, startServer, type TestServer } from "../_helpers/server.ts";
+import { signUp, type TestServer, withServer } from "../_helpers/server.ts";
 
 const CONVERSATIONS = [
   { title: "Korean subject", content: "오늘 대화가 정말 길었어요" },
@@ -32,9 +32,8 @@ async function titlesFor(server: TestServer, token: string, q: string): Promise<
     .sort();
 }
 
-Deno.test("search finds words across languages through GET /api/search", async () => {
-  const server = await startServer();
-  try {
+Deno.test("search finds words across languages through GET /api/search", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     await seed(server, token);
     const cases: [string, string[]][] = [
@@ -55,14 +54,10 @@ Deno.test("search finds words across languages through GET /api/search", async (
     for (const [q, expected] of cases) {
       assert.deepEqual(await titlesFor(server, token, q), expected, `query ${q}`);
     }
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("snippets highlight the matched Korean word inside its suffixed form", async () => {
-  const server = await startServer();
-  try {
+Deno.test("snippets highlight the matched Korean word inside its suffixed form", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     await seed(server, token);
     const res = await server.call(`/api/search?q=${encodeURIComponent("대화")}`, { token });
@@ -73,14 +68,10 @@ Deno.test("snippets highlight the matched Korean word inside its suffixed form",
       assert.equal(result.role, "user");
       assert.equal(result.seq, 0);
     }
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("titles are searched and rank above a single body mention", async () => {
-  const server = await startServer();
-  try {
+Deno.test("titles are searched and rank above a single body mention", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     const save = (title: string, content: string) =>
       server.call("/api/conversations", {
@@ -95,14 +86,10 @@ Deno.test("titles are searched and rank above a single body mention", async () =
     assert.equal(body.results.length, 2);
     assert.equal(body.results[0].conversation.title, "Kubernetes upgrade plan");
     assert.equal(body.results[0].seq, null);
-  } finally {
-    await server.close();
-  }
-});
+  }));
 
-Deno.test("search pages through results with a cursor, each conversation once", async () => {
-  const server = await startServer();
-  try {
+Deno.test("search pages through results with a cursor, each conversation once", () =>
+  withServer(async (server) => {
     const { token } = await signUp(server);
     for (let i = 0; i < 7; i++) {
       const res = await server.call("/api/conversations", {
@@ -141,7 +128,4 @@ Deno.test("search pages through results with a cursor, each conversation once", 
     );
     assert.equal(other.status, 400);
     await other.body?.cancel();
-  } finally {
-    await server.close();
-  }
-});
+  }));
