@@ -51,12 +51,6 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
     exposeHeaders: ["Retry-After", "Location"],
     maxAge: 600,
   }));
-  app.use(bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw new TooLarge(`The request body is larger than ${config.maxBodyBytes} bytes.`);
-    },
-  }));
   app.use("/api/*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
@@ -65,6 +59,13 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
     await next();
     c.header("Cache-Control", "no-store");
   });
+  // After no-store, so a refused oversize body is not cacheable either.
+  app.use(bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw new TooLarge(`The request body is larger than ${config.maxBodyBytes} bytes.`);
+    },
+  }));
 
   app.route("/", healthRoutes(store, () => draining));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));

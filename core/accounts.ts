@@ -116,7 +116,10 @@ export class Accounts {
    */
   async changePassword(userId: string, current: string, next: string): Promise<Session> {
     const user = await this.#confirmPassword(userId, current);
-    const revokedBefore = Math.ceil(this.clock.now() / 1000) * 1000;
+    // The exact instant, not rounded up to the second: personal tokens carry millisecond
+    // creation times, and one made just after the change must not be born revoked. Access
+    // tokens still work, since #session lifts their whole-second iat past this instant.
+    const revokedBefore = this.clock.now();
     const passwordHash = await this.hasher.hash(next);
     await this.store.setPasswordHash(userId, passwordHash, revokedBefore);
     return this.#session({ ...user, passwordHash, tokensValidAfter: revokedBefore });

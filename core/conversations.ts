@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { Invalid, NotFound } from "./errors.ts";
+import { Conflict, Invalid, NotFound } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import type {
   ListQuery,
@@ -11,6 +11,7 @@ import type {
   UpdateConversationInput,
 } from "./schemas.ts";
 import { parseSearchQuery } from "./search_query.ts";
+import { sha256Hex } from "./secrets.ts";
 import { buildSnippet, compileHighlighter, type Snippet } from "./snippets.ts";
 import type {
   AppendedMessage,
@@ -81,14 +82,27 @@ function toFilter(query: Pick<ListQuery, "tag" | "source" | "updated_from" | "up
   return filter;
 }
 
+/** A UUID (version 8, name-based) for one user's idempotency key: the same inputs, the same id. */
+async function idempotentId(userId: string, key: string): Promise<string> {
+  const hex = (await sha256Hex(`conversation\n${userId}\n${key}`)).slice(0, 32).split("");
+  hex[12] = "8";
+  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 /** Saving, reading, changing, listing and searching one user's conversations. */
 export class Conversations {
   constructor(private readonly store: Store, private readonly clock: Clock) {}
 
   /** Stores a new conversation with its messages in one step. */
-  save(userId: string, input: SaveConversationInput): Promise<Conversation> {
+  save(
+    userId: string,
+    input: SaveConversationInput,
+    id: string = crypto.randomUUID(),
+  ): Promise<Conversation> {
     return this.store.createConversation(userId, {
-      id: crypto.randomUUID(),
+      id,
       title: input.title || defaultTitle(input.messages),
       tags: input.tags,
       source: input.source,
@@ -96,6 +110,28 @@ export class Conversations {
       messages: input.messages.map(toNewMessage),
       now: this.clock.now(),
     });
+  }
+
+  /**
+   * Saves at most once per idempotency key: the id is derived from the user and the key, so a
+   * retried request finds what the first one stored (created: false) instead of storing again.
+   */
+  async saveOnce(
+    userId: string,
+    input: SaveConversationInput,
+    idempotencyKey: string,
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const id = await idempotentId(userId, idempotencyKey);
+    try {
+      return { conversation: await this.save(userId, input, id), created: true };
+    } catch (error) {
+      if (!(error instanceof Conflict)) throw error;
+      // The same Conflict type also reports a batch that contradicts itself; only an existing
+      // conversation with this id is a retry.
+      const existing = await this.store.getConversation(userId, id);
+      if (!existing) throw error;
+      return { conversation: existing, created: false };
+    }
   }
 
   async get(userId: string, conversationId: string): Promise<Conversation> {

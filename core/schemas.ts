@@ -15,6 +15,13 @@ function boundedJson(max: number) {
   );
 }
 
+/**
+ * Text is stored exactly as given or refused: SQLite cuts a string at its first NUL, and an
+ * unpaired surrogate has no UTF-8 form, so either would be changed silently after a 2xx.
+ */
+const isStorable = (value: string) => !value.includes("\u0000") && value.isWellFormed();
+const NOT_STORABLE = { message: "must not contain NUL characters or unpaired surrogates" };
+
 const isoTime = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
 
 export const emailSchema = z.string().trim().max(LIMITS.emailMax).transform((value) =>
@@ -47,15 +54,17 @@ export const roleSchema = z.enum(["user", "assistant", "system", "tool"]);
 
 export const messageInputSchema = z.strictObject({
   role: roleSchema,
-  content: z.string().max(LIMITS.messageContentMax),
+  content: z.string().max(LIMITS.messageContentMax).refine(isStorable, NOT_STORABLE),
   created_at: isoTime.optional(),
-  client_message_id: z.string().min(1).max(LIMITS.clientMessageIdMax).optional(),
+  client_message_id: z.string().min(1).max(LIMITS.clientMessageIdMax).refine(
+    isStorable,
+    NOT_STORABLE,
+  ).optional(),
   metadata: boundedJson(LIMITS.metadataBytes).optional(),
 });
 
-const tagSchema = z.string().trim().min(1).max(LIMITS.tagMax).transform((tag) =>
-  tag.normalize("NFC")
-);
+const tagSchema = z.string().trim().min(1).max(LIMITS.tagMax).refine(isStorable, NOT_STORABLE)
+  .transform((tag) => tag.normalize("NFC"));
 const tagsSchema = z.array(tagSchema).max(LIMITS.tagsMax).transform((tags) => [
   ...new Set(tags),
 ]);
@@ -63,9 +72,8 @@ export const sourceSchema = z.string().trim().toLowerCase().min(1).max(LIMITS.so
   /^[a-z0-9][a-z0-9:._-]*$/,
   { message: "source may hold only letters, digits and : . _ -" },
 );
-const titleSchema = z.string().trim().max(LIMITS.titleMax).transform((title) =>
-  title.normalize("NFC")
-);
+const titleSchema = z.string().trim().max(LIMITS.titleMax).refine(isStorable, NOT_STORABLE)
+  .transform((title) => title.normalize("NFC"));
 
 export const saveConversationSchema = z.strictObject({
   title: titleSchema.optional(),
@@ -88,12 +96,12 @@ export const updateConversationSchema = z.strictObject({
 });
 
 export const createTokenSchema = z.strictObject({
-  name: z.string().trim().min(1).max(LIMITS.tokenNameMax),
+  name: z.string().trim().min(1).max(LIMITS.tokenNameMax).refine(isStorable, NOT_STORABLE),
   expires_in_days: z.int().min(1).max(3650).optional(),
 });
 
 export const renameTokenSchema = z.strictObject({
-  name: z.string().trim().min(1).max(LIMITS.tokenNameMax),
+  name: z.string().trim().min(1).max(LIMITS.tokenNameMax).refine(isStorable, NOT_STORABLE),
 });
 
 export const uuidSchema = z.uuid({ message: "not a valid id" });

@@ -140,7 +140,7 @@ const operations: Record<string, Record<string, Operation>> = {
       }),
     },
     post: {
-      summary: "Save a conversation",
+      summary: "Save a conversation (201; 200 with the first one when an Idempotency-Key repeats)",
       auth: true,
       body: saveConversationSchema,
       status: 201,

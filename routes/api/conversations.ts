@@ -55,10 +55,14 @@ export function conversationRoutes(services: Services): Hono<AppEnv> {
     })
     .post("/", async (c) => {
       const input = await readJson(c, saveConversationSchema);
-      input.messages = applyIdempotencyKey(c.req.header("Idempotency-Key"), input.messages);
-      const conversation = await conversations.save(c.var.principal.userId, input);
+      const key = c.req.header("Idempotency-Key");
+      input.messages = applyIdempotencyKey(key, input.messages);
+      // With a key, a retry answers 200 with what the first request stored.
+      const { conversation, created } = key === undefined
+        ? { conversation: await conversations.save(c.var.principal.userId, input), created: true }
+        : await conversations.saveOnce(c.var.principal.userId, input, key);
       c.header("Location", `/api/conversations/${conversation.id}`);
-      return c.json({ conversation: conversationView(conversation) }, 201);
+      return c.json({ conversation: conversationView(conversation) }, created ? 201 : 200);
     })
     .get("/:id", async (c) => {
       const loaded = await loadPage(c);

@@ -129,6 +129,31 @@ Deno.test("changing the password revokes older tokens of both kinds", () =>
     assert.equal(await login("brand new password"), 200);
   }));
 
+Deno.test("a personal token made in the same second as a password change works", async () => {
+  // Mid-second on purpose: the revocation instant must not be rounded up past the new token.
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000 + 400);
+  await withServer(async (server) => {
+    const account = await signUp(server);
+    const changed = await server.call("/auth/password", {
+      method: "POST",
+      token: account.token,
+      json: { current_password: account.password, new_password: "brand new password" },
+    });
+    assert.equal(changed.status, 200);
+    const fresh = (await changed.json()).access_token;
+    const created = await server.call("/api/tokens", {
+      method: "POST",
+      token: fresh,
+      json: { name: "right after" },
+    });
+    assert.equal(created.status, 201);
+    const { secret } = await created.json();
+    assert.equal(await status(server, secret), 200);
+    assert.equal(await status(server, fresh), 200);
+    assert.equal(await status(server, account.token), 401);
+  }, { clock });
+});
+
 Deno.test("personal access tokens: shown once, usable, renamable, revocable, expiring", async () => {
   const clock = new ManualClock(Date.now());
   const server = await startServer({ clock });

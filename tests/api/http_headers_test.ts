@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withServer } from "../_helpers/server.ts";
+import { signUp, withServer } from "../_helpers/server.ts";
 
 Deno.test("every response carries security headers; API responses are not cached", () =>
   withServer(async (server) => {
@@ -18,7 +18,17 @@ Deno.test("every response carries security headers; API responses are not cached
       await res.body?.cancel();
       assert.equal(res.headers.get("Cache-Control"), "no-store", path);
     }
-  }));
+    // A body refused for its size is an API answer too.
+    const { token } = await signUp(server);
+    const big = await server.call("/api/conversations", {
+      method: "POST",
+      token,
+      json: { title: "x".repeat(4000) },
+    });
+    await big.body?.cancel();
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get("Cache-Control"), "no-store");
+  }, { env: { PENSIEVE_MAX_BODY_BYTES: "2048" } }));
 
 Deno.test("HSTS is sent when the public URL is https", () =>
   withServer(async (server) => {

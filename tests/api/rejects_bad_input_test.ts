@@ -200,3 +200,42 @@ Deno.test("unknown routes get a JSON 404", () =>
       "unknown api route",
     );
   }));
+
+Deno.test("text with a NUL or an unpaired surrogate is refused, never stored altered", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const { conversation } = await (await server.call("/api/conversations", {
+      method: "POST",
+      token,
+      json: { title: "Keep me", messages: [{ role: "user", content: "original" }] },
+    })).json();
+    const id = conversation.id;
+    const tokenId = (await (await server.call("/api/tokens", {
+      method: "POST",
+      token,
+      json: { name: "script" },
+    })).json()).token.id;
+    const tokens = async () => await (await server.call("/api/tokens", { token })).text();
+    const before = await snapshot(server, token, id) + await tokens();
+    // SQLite cuts a string at its first NUL; a lone surrogate has no UTF-8 form.
+    for (const bad of ["x\u0000y", "\ud800 lone", "lone \udc00", "a\ud83d"]) {
+      const cases: [string, string, unknown][] = [
+        ["POST", `/api/conversations/${id}/messages`, {
+          messages: [{ role: "user", content: bad }],
+        }],
+        ["POST", `/api/conversations/${id}/messages`, {
+          messages: [{ role: "user", content: "ok", client_message_id: bad }],
+        }],
+        ["POST", "/api/conversations", { title: bad }],
+        ["POST", "/api/conversations", { tags: [bad] }],
+        ["PATCH", `/api/conversations/${id}`, { title: bad }],
+        ["POST", "/api/tokens", { name: bad }],
+        ["PATCH", `/api/tokens/${tokenId}`, { name: bad }],
+      ];
+      for (const [method, path, json] of cases) {
+        const label = `${method} ${path} ${JSON.stringify(bad)}`;
+        await expectError(await server.call(path, { method, token, json }), 400, label);
+      }
+    }
+    assert.equal(await snapshot(server, token, id) + await tokens(), before);
+  }));

@@ -106,3 +106,38 @@ Deno.test("parallel appends through HTTP keep seq contiguous with nothing lost",
     assert.deepEqual(stored.map((s) => Number(s.split(":")[0])), stored.map((_, i) => i));
     assert.equal(new Set(stored.map((s) => s.split(":")[1])).size, 31);
   }));
+
+Deno.test("a retried save with the same Idempotency-Key stores one conversation", () =>
+  withServer(async (server) => {
+    const a = await signUp(server);
+    const b = await signUp(server);
+    const save = (token: string, key: string) =>
+      server.call("/api/conversations", {
+        method: "POST",
+        token,
+        headers: { "Idempotency-Key": key },
+        json: { title: "once", messages: [{ role: "user", content: "save me once" }] },
+      });
+    const first = await save(a.token, "k1");
+    assert.equal(first.status, 201);
+    const created = await first.json();
+    const retry = await save(a.token, "k1");
+    assert.equal(retry.status, 200);
+    assert.equal(retry.headers.get("Location"), first.headers.get("Location"));
+    assert.deepEqual(await retry.json(), created);
+
+    const burst = await Promise.all(Array.from({ length: 10 }, async () => {
+      const res = await save(a.token, "k2");
+      return { status: res.status, id: (await res.json()).conversation.id };
+    }));
+    assert.equal(burst.filter((r) => r.status === 201).length, 1);
+    assert.equal(new Set(burst.map((r) => r.id)).size, 1);
+    const list = await (await server.call("/api/conversations", { token: a.token })).json();
+    assert.equal(list.conversations.length, 2);
+    assert.deepEqual(await seqs(server, a.token, created.conversation.id), ["0:save me once"]);
+
+    // The same key from another user is theirs alone.
+    const theirs = await save(b.token, "k1");
+    assert.equal(theirs.status, 201);
+    assert.notEqual((await theirs.json()).conversation.id, created.conversation.id);
+  }));
