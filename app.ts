@@ -16,18 +16,26 @@ import { errorBody, errorResponse } from "./routes/errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { requireUser } from "./routes/middleware/require_user.ts";
 import { openApiDocument } from "./routes/openapi.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
+import { McpSessions } from "./core/mcp_sessions.ts";
+import { RateLimiter } from "./core/rate_limiter.ts";
+import { SseStreams } from "./mcp/sse_streams.ts";
+import { createStreamableHttp } from "./mcp/streamable_http.ts";
+import type { McpDeps } from "./mcp/tool_context.ts";
 
 /** A built application: its HTTP handler, its services, and a switch for shutdown. */
 export interface App {
   hono: Hono<AppEnv>;
   services: Services;
-  /** /readyz answers 503 from now on. */
+  /** /readyz answers 503 from now on; new SSE streams are refused. */
   startDraining(): void;
+  /** Ends long-lived MCP streams, so a stopping server is not held open by them. */
+  closeStreams(): Promise<void>;
 }
 
 /** Builds the whole service from its dependencies. The one place routes are mounted. */
 export function createApp(deps: { config: Config; store: Store; clock: Clock }): App {
-  const { config, store } = deps;
+  const { config, store, clock } = deps;
   const services = createServices(deps);
   let draining = false;
 
@@ -47,8 +55,17 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
   app.use(cors({
     origin: (origin) => config.corsOrigins.includes(origin) ? origin : null,
     allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
-    exposeHeaders: ["Retry-After", "Location"],
+    allowHeaders: [
+      "Authorization",
+      "Content-Type",
+      "Idempotency-Key",
+      "Mcp-Session-Id",
+      "Mcp-Protocol-Version",
+      "Mcp-Method",
+      "Mcp-Name",
+      "Last-Event-ID",
+    ],
+    exposeHeaders: ["Retry-After", "Location", "Mcp-Session-Id", "WWW-Authenticate"],
     maxAge: 600,
   }));
   app.use("/api/*", async (c, next) => {
@@ -70,6 +87,16 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
   app.route("/", healthRoutes(store, () => draining));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));
   app.route("/auth", authRoutes(services, config));
+  const mcpDeps: McpDeps = {
+    config,
+    services,
+    sessions: new McpSessions(store, clock, config.mcp.sessionIdleSeconds * 1000),
+    limiter: new RateLimiter(store, clock),
+    onUnexpected: (error) => console.error("MCP: unexpected error", error),
+  };
+  const streamable = createStreamableHttp(mcpDeps);
+  const sse = new SseStreams(mcpDeps);
+  app.route("/", mcpRoutes({ config, services, streamable, sse, isDraining: () => draining }));
   app.use("/api/*", requireUser(services.authenticator));
   app.route("/api/tokens", tokenRoutes(services));
   app.route("/api/conversations", conversationRoutes(services));
@@ -80,6 +107,10 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
     services,
     startDraining: () => {
       draining = true;
+    },
+    closeStreams: async () => {
+      await sse.closeAll();
+      await streamable.close();
     },
   };
 }

@@ -39,6 +39,23 @@ export interface Config {
   rateLimits: RateLimitConfig;
   /** Concurrent password hashes, and how many more may wait. */
   hashing: { concurrency: number; queue: number };
+  mcp: McpConfig;
+}
+
+/** How the MCP endpoints behave. */
+export interface McpConfig {
+  /** `json`: one JSON body per request; `sse`: always a stream; `auto`: JSON unless streaming. */
+  responseMode: "auto" | "json" | "sse";
+  /** Tool calls, resource reads and prompt gets one user may make per minute. */
+  callsPerMinute: number;
+  /** An idle MCP session (Streamable HTTP or SSE) ends after this many seconds. */
+  sessionIdleSeconds: number;
+  /** Open legacy SSE streams per user (and per address on `/open/sse` before login). */
+  sseStreamsPerUser: number;
+  /** Seconds between SSE keep-alive comments. */
+  sseKeepAliveSeconds: number;
+  /** Host names MCP requests may be addressed to, besides the public URL's and loopback. */
+  allowedHosts: string[];
 }
 
 /** A bad setting: the message names the variable and what is wrong, in one line. */
@@ -129,6 +146,15 @@ const envSchema = z.object({
   ).default(20),
   PENSIEVE_RATE_LIMIT_WINDOW: duration("PENSIEVE_RATE_LIMIT_WINDOW").default(900),
   PENSIEVE_HASH_CONCURRENCY: integer("PENSIEVE_HASH_CONCURRENCY", 1, 64).default(2),
+  PENSIEVE_MCP_RESPONSE_MODE: z.enum(["auto", "json", "sse"], {
+    message: "PENSIEVE_MCP_RESPONSE_MODE must be auto, json or sse",
+  }).default("auto"),
+  PENSIEVE_MCP_CALLS_PER_MINUTE: integer("PENSIEVE_MCP_CALLS_PER_MINUTE", 1, 1_000_000)
+    .default(300),
+  PENSIEVE_MCP_SESSION_IDLE: duration("PENSIEVE_MCP_SESSION_IDLE").default(86_400),
+  PENSIEVE_SSE_STREAMS_PER_USER: integer("PENSIEVE_SSE_STREAMS_PER_USER", 1, 1000).default(10),
+  PENSIEVE_SSE_KEEPALIVE: duration("PENSIEVE_SSE_KEEPALIVE").default(15),
+  PENSIEVE_ALLOWED_HOSTS: z.string().default(""),
 });
 
 function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
@@ -190,6 +216,15 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       windowSeconds: e.PENSIEVE_RATE_LIMIT_WINDOW,
     },
     hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
+    mcp: {
+      responseMode: e.PENSIEVE_MCP_RESPONSE_MODE,
+      callsPerMinute: e.PENSIEVE_MCP_CALLS_PER_MINUTE,
+      sessionIdleSeconds: e.PENSIEVE_MCP_SESSION_IDLE,
+      sseStreamsPerUser: e.PENSIEVE_SSE_STREAMS_PER_USER,
+      sseKeepAliveSeconds: e.PENSIEVE_SSE_KEEPALIVE,
+      allowedHosts: e.PENSIEVE_ALLOWED_HOSTS.split(",").map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    },
   };
 }
 

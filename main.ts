@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     if (config.drainSeconds > 0) {
       await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
     }
+    await app.closeStreams();
     await server.shutdown();
     await store.close();
     console.log("pensieve: stopped cleanly");

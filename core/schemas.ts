@@ -8,7 +8,7 @@ import { LIMITS } from "./limits.ts";
 
 const textEncoder = new TextEncoder();
 
-function boundedJson(max: number) {
+export function boundedJson(max: number) {
   return z.record(z.string(), z.unknown()).refine(
     (value) => textEncoder.encode(JSON.stringify(value)).length <= max,
     { message: `metadata must be at most ${max} bytes of JSON` },
@@ -63,16 +63,19 @@ export const messageInputSchema = z.strictObject({
   metadata: boundedJson(LIMITS.metadataBytes).optional(),
 });
 
-const tagSchema = z.string().trim().min(1).max(LIMITS.tagMax).refine(isStorable, NOT_STORABLE)
+export const tagSchema = z.string().trim().min(1).max(LIMITS.tagMax).refine(
+  isStorable,
+  NOT_STORABLE,
+)
   .transform((tag) => tag.normalize("NFC"));
-const tagsSchema = z.array(tagSchema).max(LIMITS.tagsMax).transform((tags) => [
+export const tagsSchema = z.array(tagSchema).max(LIMITS.tagsMax).transform((tags) => [
   ...new Set(tags),
 ]);
 export const sourceSchema = z.string().trim().toLowerCase().min(1).max(LIMITS.sourceMax).regex(
   /^[a-z0-9][a-z0-9:._-]*$/,
   { message: "source may hold only letters, digits and : . _ -" },
 );
-const titleSchema = z.string().trim().max(LIMITS.titleMax).refine(isStorable, NOT_STORABLE)
+export const titleSchema = z.string().trim().max(LIMITS.titleMax).refine(isStorable, NOT_STORABLE)
   .transform((title) => title.normalize("NFC"));
 
 export const saveConversationSchema = z.strictObject({

@@ -61,3 +61,8 @@ export function searchResultView(result: SearchResult) {
     score: result.score,
   };
 }
+
+/** Where a person opens the conversation in the dashboard. */
+export function conversationUrl(publicUrl: string, conversationId: string): string {
+  return `${publicUrl}/dashboard/conversations/${conversationId}`;
+}

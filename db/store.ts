@@ -50,6 +50,21 @@ export interface NewPersonalToken {
   expiresAt: number | null;
 }
 
+/** Which MCP endpoint family a session belongs to: `/mcp` (credential) or `/open/…` (in-band). */
+export type McpEndpoint = "mcp" | "open";
+
+/** An MCP session as stored: only the SHA-256 of its id is kept. */
+export interface McpSessionRecord {
+  idHash: string;
+  endpoint: McpEndpoint;
+  /** Null until a user is bound (only ever null on `/open`). */
+  userId: string | null;
+  /** When the user was bound: a password change after it ends the binding. */
+  boundAt: number | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
 /** A fixed-window counter after one hit. */
 export interface RateCount {
   count: number;
@@ -93,13 +108,23 @@ export interface Store {
   revokeAccessToken(userId: string, jti: string, expiresAt: number): Promise<void>;
   isAccessTokenRevoked(jti: string): Promise<boolean>;
 
+  // MCP sessions: stored so that any instance can serve a session's next request
+  createMcpSession(session: McpSessionRecord): Promise<void>;
+  /** The session, or null when unknown or expired at `now`. The hashed id is the credential. */
+  getMcpSession(idHash: string, now: number): Promise<McpSessionRecord | null>;
+  /** Moves the expiry; false when the session is gone. */
+  extendMcpSession(idHash: string, expiresAt: number): Promise<boolean>;
+  /** Binds a user (null unbinds) at `now`; false when the session is gone. */
+  bindMcpSession(idHash: string, userId: string | null, now: number): Promise<boolean>;
+  deleteMcpSession(idHash: string): Promise<void>;
+
   // Rate limits, shared by every instance on this store
   /** Counts one hit in the window that contains `now`. */
   hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount>;
   /** The current count without adding a hit. */
   peekRateLimit(key: string, now: number): Promise<RateCount | null>;
   clearRateLimit(key: string): Promise<void>;
-  /** Drops expired counters and revocations. */
+  /** Drops expired counters, revocations and MCP sessions. */
   purgeExpired(now: number): Promise<void>;
 
   // Conversations

@@ -97,6 +97,19 @@ export const migrations: readonly string[] = [
     INSERT INTO titles_fts(rowid, body) VALUES (new.rowid, pensieve_index_text(new.user_id, new.title));
   END;
   `,
+  // 2: MCP sessions (Streamable HTTP and SSE), each possibly bound to a user by in-band login
+  `
+  CREATE TABLE mcp_sessions (
+    id_hash TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+    bound_at INTEGER,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX mcp_sessions_by_expiry ON mcp_sessions(expires_at);
+  CREATE INDEX mcp_sessions_by_user ON mcp_sessions(user_id);
+  `,
 ];
 
 function schemaVersion(db: DatabaseSync): number {

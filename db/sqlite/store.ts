@@ -19,6 +19,7 @@ import type {
 } from "../../core/types.ts";
 import type {
   ConversationPatch,
+  McpSessionRecord,
   MessageRange,
   NewConversation,
   NewPersonalToken,
@@ -269,6 +270,63 @@ export class SqliteStore implements Store {
     return !!this.#get("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", jti);
   }
 
+  // MCP sessions
+
+  async createMcpSession(session: McpSessionRecord): Promise<void> {
+    this.#run(
+      "INSERT INTO mcp_sessions (id_hash, endpoint, user_id, bound_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      session.idHash,
+      session.endpoint,
+      session.userId,
+      session.boundAt,
+      session.createdAt,
+      session.expiresAt,
+    );
+    return;
+  }
+
+  async getMcpSession(idHash: string, now: number): Promise<McpSessionRecord | null> {
+    const row = this.#get(
+      "SELECT * FROM mcp_sessions WHERE id_hash = ? AND expires_at > ?",
+      idHash,
+      now,
+    );
+    return row
+      ? {
+        idHash: row.id_hash as string,
+        endpoint: row.endpoint as McpSessionRecord["endpoint"],
+        userId: row.user_id as string | null,
+        boundAt: row.bound_at as number | null,
+        createdAt: row.created_at as number,
+        expiresAt: row.expires_at as number,
+      }
+      : null;
+  }
+
+  async extendMcpSession(idHash: string, expiresAt: number): Promise<boolean> {
+    return this.#run(
+      "UPDATE mcp_sessions SET expires_at = ? WHERE id_hash = ?",
+      expiresAt,
+      idHash,
+    ) >
+      0;
+  }
+
+  async bindMcpSession(idHash: string, userId: string | null, now: number): Promise<boolean> {
+    return this.#run(
+      "UPDATE mcp_sessions SET user_id = ?, bound_at = ? WHERE id_hash = ? AND expires_at > ?",
+      userId,
+      userId === null ? null : now,
+      idHash,
+      now,
+    ) > 0;
+  }
+
+  async deleteMcpSession(idHash: string): Promise<void> {
+    this.#run("DELETE FROM mcp_sessions WHERE id_hash = ?", idHash);
+    return;
+  }
+
   // Rate limits
 
   async hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
@@ -303,6 +361,7 @@ export class SqliteStore implements Store {
     this.#transaction(() => {
       this.#run("DELETE FROM rate_limits WHERE reset_at <= ?", now);
       this.#run("DELETE FROM revoked_access_tokens WHERE expires_at <= ?", now);
+      this.#run("DELETE FROM mcp_sessions WHERE expires_at <= ?", now);
     });
     return;
   }

@@ -69,6 +69,7 @@ export async function startServer(
       return fetch(url + path, { ...rest, headers: h, body });
     },
     async close() {
+      await app.closeStreams();
       await server.shutdown();
       await store.close();
       await Deno.remove(dir, { recursive: true });

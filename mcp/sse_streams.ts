@@ -1,0 +1,109 @@
+import { type AuthInfo, parseJSONRPCMessage } from "@modelcontextprotocol/server";
+import { TooMany } from "../core/errors.ts";
+import { jsonRpcError } from "./json_rpc_error.ts";
+import { buildMcpServer } from "./server.ts";
+import { SseServerTransport } from "./sse_transport.ts";
+import type { McpRequestIdentity } from "./streamable_http.ts";
+import type { McpDeps } from "./tool_context.ts";
+
+interface OpenStream {
+  transport: SseServerTransport;
+  identity: McpRequestIdentity;
+  /** Who the stream counts against: the credential's user, or the address on `/open`. */
+  quotaKey: string;
+}
+
+/**
+ * The legacy SSE streams this instance holds. A stream is a live connection, so it exists only
+ * here; its session record (and any in-band login) is in the store like every MCP session.
+ */
+export class SseStreams {
+  readonly #open = new Map<string, OpenStream>();
+  readonly #perKey = new Map<string, number>();
+
+  constructor(private readonly deps: McpDeps) {}
+
+  /** Opens a stream whose endpoint event tells the client where to POST its messages. */
+  async open(identity: McpRequestIdentity, messagesPath: string): Promise<Response> {
+    const { sessions, config } = this.deps;
+    const quotaKey = identity.credentialUserId ?? `address:${identity.clientAddress}`;
+    const held = this.#perKey.get(quotaKey) ?? 0;
+    if (held >= config.mcp.sseStreamsPerUser) {
+      throw new TooMany(
+        `At most ${config.mcp.sseStreamsPerUser} SSE streams may be open at once; close one first.`,
+        5,
+      );
+    }
+    const session = await sessions.start(identity.endpoint, identity.credentialUserId);
+    const transport = new SseServerTransport(
+      session.id,
+      `${messagesPath}?sessionId=${encodeURIComponent(session.id)}`,
+      config.mcp.sseKeepAliveSeconds * 1000,
+    );
+    const server = buildMcpServer(this.deps, { ...identity, sessionId: session.id });
+    this.#open.set(session.id, { transport, identity, quotaKey });
+    this.#perKey.set(quotaKey, held + 1);
+    transport.onclose = () => {
+      this.#open.delete(session.id);
+      const left = (this.#perKey.get(quotaKey) ?? 1) - 1;
+      if (left > 0) this.#perKey.set(quotaKey, left);
+      else this.#perKey.delete(quotaKey);
+      server.close().catch(() => {});
+      sessions.end(session.id).catch(this.deps.onUnexpected);
+    };
+    await server.connect(transport);
+    return new Response(transport.stream, {
+      headers: {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache, no-transform",
+        "X-Accel-Buffering": "no",
+      },
+    });
+  }
+
+  /** A client message for one of the streams; 202 once handed to its server. */
+  async post(
+    sessionId: string,
+    identity: McpRequestIdentity,
+    body: string,
+    authInfo?: AuthInfo,
+  ): Promise<Response> {
+    const stream = this.#open.get(sessionId);
+    if (
+      !stream || stream.transport.isClosed || stream.identity.endpoint !== identity.endpoint ||
+      (identity.endpoint === "mcp" &&
+        stream.identity.credentialUserId !== identity.credentialUserId)
+    ) {
+      const elsewhere = !stream && await this.deps.sessions.find(sessionId, identity.endpoint);
+      return jsonRpcError(
+        404,
+        -32001,
+        elsewhere
+          ? "This SSE session's stream is held by another server instance: the load balancer " +
+            "must send every request of a session to the same instance (session affinity)."
+          : "No open SSE session with this id on this server (session affinity is required " +
+            "behind a load balancer); open a new stream with GET.",
+      );
+    }
+    let messages: unknown[];
+    try {
+      const parsed = JSON.parse(body);
+      messages = (Array.isArray(parsed) ? parsed : [parsed]).map((m) => parseJSONRPCMessage(m));
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: the body is not a JSON-RPC message.");
+    }
+    for (const message of messages) {
+      stream.transport.receive(message as ReturnType<typeof parseJSONRPCMessage>, authInfo);
+    }
+    return new Response("Accepted", { status: 202 });
+  }
+
+  /** Ends every stream, so a draining server can stop; clients reconnect elsewhere. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#open.values()].map((s) => s.transport.close()));
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+}

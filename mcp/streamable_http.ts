@@ -1,0 +1,165 @@
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
+  type McpRequestContext,
+  WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
+import type { McpEndpoint } from "../db/store.ts";
+import type { McpCaller } from "./caller.ts";
+import { jsonRpcError } from "./json_rpc_error.ts";
+import { buildMcpServer } from "./server.ts";
+import type { McpDeps } from "./tool_context.ts";
+
+/** What the HTTP layer established about a request before it reaches MCP. */
+export interface McpRequestIdentity {
+  endpoint: McpEndpoint;
+  credentialUserId: string | null;
+  clientAddress: string;
+}
+
+/** The Streamable HTTP endpoint: one handler for both protocol eras. */
+export interface StreamableHttp {
+  handle(request: Request, identity: McpRequestIdentity): Promise<Response>;
+  close(): Promise<void>;
+}
+
+function callerOf(authInfo: AuthInfo | undefined): McpCaller {
+  const caller = authInfo?.extra?.caller as McpCaller | undefined;
+  if (!caller) throw new Error("MCP request without a caller");
+  return caller;
+}
+
+function authInfoFor(caller: McpCaller): AuthInfo {
+  // The SDK passes authInfo through to the factory untouched; it carries our caller.
+  return { token: "", clientId: caller.endpoint, scopes: [], extra: { caller } };
+}
+
+/**
+ * Serves `/mcp` and `/open/mcp`. 2026-07-28 requests go to the SDK's `createMcpHandler`
+ * (sessionless by design). 2025-era requests are served statelessly per request too, but an
+ * `initialize` starts a session kept in the store, whose `Mcp-Session-Id` any instance can
+ * honour: `/open` needs it to remember an in-band login, and `/mcp` checks it belongs to the
+ * same user.
+ */
+export function createStreamableHttp(deps: McpDeps): StreamableHttp {
+  const { config, sessions } = deps;
+  const keepAliveMs = config.mcp.sseKeepAliveSeconds * 1000;
+  const modern = createMcpHandler(
+    (ctx: McpRequestContext) => buildMcpServer(deps, callerOf(ctx.authInfo)),
+    {
+      legacy: "reject",
+      responseMode: config.mcp.responseMode,
+      keepAliveMs,
+      maxRequestBodySize: config.maxBodyBytes,
+      onerror: () => {},
+    },
+  );
+
+  async function serveLegacy(
+    request: Request,
+    caller: McpCaller,
+    parsedBody: unknown,
+    newSessionId?: string,
+  ): Promise<Response> {
+    const server = buildMcpServer(deps, caller);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: newSessionId === undefined ? undefined : () => newSessionId,
+      enableJsonResponse: config.mcp.responseMode === "json",
+      keepAliveMs,
+      maxRequestBodySize: config.maxBodyBytes,
+    });
+    await server.connect(transport);
+    let tornDown = false;
+    const teardown = () => {
+      if (tornDown) return;
+      tornDown = true;
+      transport.close().catch(() => {});
+      server.close().catch(() => {});
+    };
+    const response = await transport.handleRequest(request, {
+      authInfo: authInfoFor(caller),
+      ...(parsedBody !== undefined && { parsedBody }),
+    });
+    if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) {
+      teardown();
+      return response;
+    }
+    // A streamed answer ends when the stream does; only then is the instance released.
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            teardown();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (error) {
+          teardown();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        teardown();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
+
+  async function handleLegacy(request: Request, identity: McpRequestIdentity): Promise<Response> {
+    const { endpoint, credentialUserId } = identity;
+    const method = request.method.toUpperCase();
+    const headerId = request.headers.get("mcp-session-id");
+    if (method === "GET") {
+      // Stateless serving has no stream for server-initiated messages to go to.
+      return jsonRpcError(
+        405,
+        -32000,
+        "Method not allowed: this server sends no unsolicited messages.",
+        {
+          Allow: "POST, DELETE",
+        },
+      );
+    }
+    const session = headerId ? await sessions.find(headerId, endpoint) : null;
+    if (headerId && (!session || (endpoint === "mcp" && session.userId !== credentialUserId))) {
+      return jsonRpcError(404, -32001, "Session not found: initialize a new session.");
+    }
+    if (method === "DELETE") {
+      if (!session) return jsonRpcError(400, -32000, "DELETE needs the Mcp-Session-Id to end.");
+      await sessions.end(session.id);
+      return new Response(null, { status: 200 });
+    }
+    if (method !== "POST") {
+      return jsonRpcError(405, -32000, "Method not allowed.", { Allow: "GET, POST, DELETE" });
+    }
+    let parsedBody: unknown;
+    try {
+      parsedBody = JSON.parse(await request.clone().text());
+    } catch {
+      parsedBody = undefined; // the transport answers with its own parse error
+    }
+    const caller: McpCaller = { ...identity, sessionId: session?.id ?? null };
+    if (!headerId && parsedBody !== undefined && isInitializeRequest(parsedBody)) {
+      const started = await sessions.start(endpoint, credentialUserId);
+      return serveLegacy(request, { ...caller, sessionId: started.id }, parsedBody, started.id);
+    }
+    return serveLegacy(request, caller, parsedBody);
+  }
+
+  return {
+    async handle(request, identity) {
+      // Sign-in state lives in a 2025-era session, so `/open` speaks only that era; a client
+      // probing with server/discover is told the version is unsupported and falls back.
+      if (identity.endpoint === "mcp" && !(await isLegacyRequest(request))) {
+        const caller: McpCaller = { ...identity, sessionId: null };
+        return modern.fetch(request, { authInfo: authInfoFor(caller) });
+      }
+      return handleLegacy(request, identity);
+    },
+    close: () => modern.close(),
+  };
+}

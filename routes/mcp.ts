@@ -1,0 +1,142 @@
+import {
+  hostHeaderValidationResponse,
+  localhostAllowedHostnames,
+  originValidationResponse,
+} from "@modelcontextprotocol/server";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import type { Config } from "../config.ts";
+import { Unauthorized, Unavailable } from "../core/errors.ts";
+import type { Services } from "../core/services.ts";
+import type { McpEndpoint } from "../db/store.ts";
+import type { SseStreams } from "../mcp/sse_streams.ts";
+import type { McpRequestIdentity, StreamableHttp } from "../mcp/streamable_http.ts";
+import type { AppEnv } from "./env.ts";
+import { errorResponse } from "./errors.ts";
+import { clientAddress } from "./middleware/client_address.ts";
+
+const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
+
+/** The protected resource a path belongs to, for its metadata document and 401 challenge. */
+export function resourceMetadataUrl(config: Config, resourcePath: "/mcp" | "/sse"): string {
+  return `${config.publicUrl}/.well-known/oauth-protected-resource${resourcePath}`;
+}
+
+function allowedHostnames(config: Config): string[] | null {
+  if (config.mcp.allowedHosts.includes("*")) return null;
+  return [
+    new URL(config.publicUrl).hostname,
+    ...localhostAllowedHostnames(),
+    ...config.mcp.allowedHosts,
+  ];
+}
+
+function allowedOrigins(config: Config): string[] {
+  const publicHost = new URL(config.publicUrl).hostname;
+  const local = localhostAllowedHostnames();
+  return [
+    publicHost,
+    ...config.corsOrigins.map((origin) => new URL(origin).hostname),
+    // A browser-based client on the same machine, only when the server itself is local.
+    ...(local.includes(publicHost) ? local : []),
+  ];
+}
+
+/**
+ * DNS-rebinding and cross-site defence for every MCP endpoint: a Host this server is not known
+ * by, or an Origin that is not allowed, gets 403 before anything else happens.
+ */
+function guardOriginAndHost(config: Config): MiddlewareHandler<AppEnv> {
+  const hosts = allowedHostnames(config);
+  const origins = allowedOrigins(config);
+  return async (c, next) => {
+    const rejected = (hosts && hostHeaderValidationResponse(c.req.raw, hosts)) ??
+      originValidationResponse(c.req.raw, origins);
+    if (rejected) return rejected;
+    await next();
+  };
+}
+
+/** MCP over Streamable HTTP and legacy SSE, with and without a credential, and the PRM documents. */
+export function mcpRoutes(deps: {
+  config: Config;
+  services: Services;
+  streamable: StreamableHttp;
+  sse: SseStreams;
+  isDraining: () => boolean;
+}): Hono<AppEnv> {
+  const { config, services, streamable, sse } = deps;
+
+  async function identify(
+    c: Context<AppEnv>,
+    endpoint: McpEndpoint,
+    resourcePath: "/mcp" | "/sse",
+  ): Promise<McpRequestIdentity | Response> {
+    const address = clientAddress(c, config.trustProxy);
+    if (endpoint === "open") {
+      return { endpoint, credentialUserId: null, clientAddress: address };
+    }
+    const header = c.req.header("Authorization");
+    const match = header ? BEARER.exec(header) : null;
+    try {
+      if (!match) {
+        throw new Unauthorized("Connect with OAuth or send 'Authorization: Bearer <token>'.");
+      }
+      const principal = await services.authenticator.authenticate(match[1]);
+      return { endpoint, credentialUserId: principal.userId, clientAddress: address };
+    } catch (error) {
+      const response = errorResponse(c, error);
+      if (response.status === 401) {
+        // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
+        const invalid = match ? ', error="invalid_token"' : "";
+        response.headers.set(
+          "WWW-Authenticate",
+          `Bearer resource_metadata="${resourceMetadataUrl(config, resourcePath)}"${invalid}`,
+        );
+      }
+      return response;
+    }
+  }
+
+  const streamableAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
+    const identity = await identify(c, endpoint, "/mcp");
+    if (identity instanceof Response) return identity;
+    return streamable.handle(c.req.raw, identity);
+  };
+  const sseAt = (endpoint: McpEndpoint, messagesPath: string) => async (c: Context<AppEnv>) => {
+    if (deps.isDraining()) throw new Unavailable("This server is shutting down; reconnect.", 1);
+    const identity = await identify(c, endpoint, "/sse");
+    if (identity instanceof Response) return identity;
+    return sse.open(identity, messagesPath);
+  };
+  const messagesAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
+    const identity = await identify(c, endpoint, "/sse");
+    if (identity instanceof Response) return identity;
+    const sessionId = c.req.query("sessionId") ?? "";
+    return sse.post(sessionId, identity, await c.req.text());
+  };
+
+  const protectedResource = (path: "" | "/mcp" | "/sse") => (c: Context<AppEnv>) =>
+    c.json({
+      resource: `${config.publicUrl}${path}`,
+      resource_name: "Pensieve",
+      bearer_methods_supported: ["header"],
+      resource_documentation: `${config.publicUrl}/`,
+    });
+
+  const app = new Hono<AppEnv>();
+  app.get("/.well-known/oauth-protected-resource", protectedResource(""));
+  app.get("/.well-known/oauth-protected-resource/mcp", protectedResource("/mcp"));
+  app.get("/.well-known/oauth-protected-resource/sse", protectedResource("/sse"));
+
+  const guard = guardOriginAndHost(config);
+  for (const path of ["/mcp", "/sse", "/messages", "/open/mcp", "/open/sse", "/open/messages"]) {
+    app.use(path, guard);
+  }
+  app.on(["GET", "POST", "DELETE"], "/mcp", streamableAt("mcp"));
+  app.on(["GET", "POST", "DELETE"], "/open/mcp", streamableAt("open"));
+  app.get("/sse", sseAt("mcp", "/messages"));
+  app.get("/open/sse", sseAt("open", "/open/messages"));
+  app.post("/messages", messagesAt("mcp"));
+  app.post("/open/messages", messagesAt("open"));
+  return app;
+}
