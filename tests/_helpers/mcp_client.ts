@@ -45,13 +45,16 @@ export async function callTool(
   return await client.callTool({ name, arguments: args }) as CallToolResult;
 }
 
-/** The structured result of a tool call that must succeed. */
+/** Tool output, read loosely in tests. */
 // deno-lint-ignore no-explicit-any
+export type Json = any;
+
+/** The structured result of a tool call that must succeed. */
 export async function callOk(
   client: Client,
   name: string,
   args: Record<string, unknown> = {},
-): Promise<any> {
+): Promise<Json> {
   const result = await callTool(client, name, args);
   if (result.isError) {
     throw new Error(`${name} failed: ${JSON.stringify(result.content)}`);
