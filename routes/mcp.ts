@@ -11,7 +11,7 @@ import type { McpEndpoint } from "../db/store.ts";
 import type { SseStreams } from "../mcp/sse_streams.ts";
 import type { McpRequestIdentity, StreamableHttp } from "../mcp/streamable_http.ts";
 import type { AppEnv } from "./env.ts";
-import { errorResponse } from "./errors.ts";
+import { errorBody } from "./errors.ts";
 import { clientAddress } from "./middleware/client_address.ts";
 
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
@@ -84,16 +84,13 @@ export function mcpRoutes(deps: {
       const principal = await services.authenticator.authenticate(match[1]);
       return { endpoint, credentialUserId: principal.userId, clientAddress: address };
     } catch (error) {
-      const response = errorResponse(c, error);
-      if (response.status === 401) {
-        // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
-        const invalid = match ? ', error="invalid_token"' : "";
-        response.headers.set(
-          "WWW-Authenticate",
+      if (!(error instanceof Unauthorized)) throw error;
+      // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
+      const invalid = match ? ', error="invalid_token"' : "";
+      return c.json(errorBody(error.code, error.message), 401, {
+        "WWW-Authenticate":
           `Bearer resource_metadata="${resourceMetadataUrl(config, resourcePath)}"${invalid}`,
-        );
-      }
-      return response;
+      });
     }
   }
 

@@ -32,15 +32,17 @@ export async function startServer(
   options: { env?: Record<string, string>; clock?: Clock } = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
-  const dbPath = `${dir}/pensieve.db`;
+  const ownPath = `${dir}/pensieve.db`;
   const config = parseConfig({
-    PENSIEVE_DB: `sqlite:${dbPath}`,
+    PENSIEVE_DB: `sqlite:${ownPath}`,
     PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: "100000",
     PENSIEVE_REGISTER_LIMIT_PER_ADDRESS: "100000",
     PENSIEVE_SQLITE_SYNCHRONOUS: "NORMAL",
     ...options.env,
   });
   config.jwtSecret = TEST_SECRET;
+  // A test may point PENSIEVE_DB at another server's file, to run two instances on one database.
+  const dbPath = config.db.kind === "sqlite" ? config.db.path : ownPath;
   const store = new SqliteStore({
     path: dbPath,
     synchronous: config.db.kind === "sqlite" ? config.db.synchronous : "FULL",
