@@ -80,7 +80,10 @@ Deno.test("MCP requests from a foreign Origin or to an unknown Host get 403", ()
     await noOrigin.body?.cancel();
 
     // Deno's fetch will not forge Host; a raw request shows the DNS-rebinding defence.
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: new URL(server.url).port as never });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: new URL(server.url).port as never,
+    });
     const body = JSON.stringify(INIT);
     await conn.write(new TextEncoder().encode(
       `POST /mcp HTTP/1.1\r\nHost: rebound.attacker.example\r\nAuthorization: Bearer ${token}\r\n` +
