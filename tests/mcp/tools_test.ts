@@ -231,6 +231,7 @@ for (const mode of MCP_MODES) {
         ["save_conversation", { messages: [{ role: "user", content: "a\u0000b" }] }],
         ["save_conversation", { messages: [{ role: "user", content: "x" }], extra: 1 }],
         ["save_conversation", { messages: [{ role: "user", content: "x" }], tags: "one" }],
+        ["save_conversation", { messages: turns(1001) }],
         ["load_conversation", {}],
         ["load_conversation", { conversation_id: "x", last_n: 0 }],
         ["load_conversation", { conversation_id: "x", cursor: "garbage" }],

@@ -173,6 +173,46 @@ export function runStoreContract(adapter: string, open: OpenStore): void {
     assert.equal(await store.isAccessTokenRevoked("j2"), true);
   });
 
+  test("MCP sessions: create, find until expiry, bind, extend, delete, purge, cascade", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const base = { endpoint: "open" as const, createdAt: T0, expiresAt: T0 + 1000 };
+    await store.createMcpSession({ ...base, idHash: "h1", userId: null, boundAt: null });
+    await store.createMcpSession({ ...base, idHash: "h2", userId: a.id, boundAt: T0 });
+    assert.deepEqual(await store.getMcpSession("h1", T0), {
+      ...base,
+      idHash: "h1",
+      userId: null,
+      boundAt: null,
+    });
+    assert.equal(await store.getMcpSession("h1", T0 + 1000), null, "expired");
+    assert.equal(await store.getMcpSession("nope", T0), null);
+
+    assert.equal(await store.bindMcpSession("h1", a.id, T0 + 10), true);
+    assert.equal((await store.getMcpSession("h1", T0))?.userId, a.id);
+    assert.equal((await store.getMcpSession("h1", T0))?.boundAt, T0 + 10);
+    assert.equal(
+      await store.bindMcpSession("h1", a.id, T0 + 2000),
+      false,
+      "no binding once expired",
+    );
+    assert.equal(await store.bindMcpSession("nope", a.id, T0), false);
+
+    assert.equal(await store.extendMcpSession("h1", T0 + 5000), true);
+    assert.ok(await store.getMcpSession("h1", T0 + 4000));
+    assert.equal(await store.extendMcpSession("nope", T0 + 5000), false);
+
+    await store.purgeExpired(T0 + 2000);
+    assert.equal(await store.getMcpSession("h2", T0), null, "purged");
+    assert.ok(await store.getMcpSession("h1", T0 + 3000));
+    await store.deleteMcpSession("h1");
+    assert.equal(await store.getMcpSession("h1", T0), null);
+
+    await store.createMcpSession({ ...base, idHash: "h3", userId: a.id, boundAt: T0 });
+    await store.deleteUser(a.id);
+    assert.equal(await store.getMcpSession("h3", T0), null, "gone with the account");
+  });
+
   test("rate limits: count in a window, reset after it, peek, clear, purge", async (store) => {
     assert.deepEqual(await store.hitRateLimit("k", 1000, T0), { count: 1, resetAt: T0 + 1000 });
     assert.deepEqual(await store.hitRateLimit("k", 1000, T0 + 500), {
