@@ -2,6 +2,7 @@ import { type AuthInfo, parseJSONRPCMessage } from "@modelcontextprotocol/server
 import { TooMany } from "../core/errors.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
 import { buildMcpServer } from "./server.ts";
+import { startSession } from "./session_start.ts";
 import { SseServerTransport } from "./sse_transport.ts";
 import type { McpRequestIdentity } from "./streamable_http.ts";
 import type { McpDeps } from "./tool_context.ts";
@@ -34,7 +35,7 @@ export class SseStreams {
         5,
       );
     }
-    const session = await sessions.start(identity.endpoint, identity.credentialUserId);
+    const session = await startSession(this.deps, identity);
     const transport = new SseServerTransport(
       session.id,
       `${messagesPath}?sessionId=${encodeURIComponent(session.id)}`,

@@ -10,6 +10,7 @@ import type { McpEndpoint } from "../db/store.ts";
 import type { McpCaller } from "./caller.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
 import { buildMcpServer } from "./server.ts";
+import { startSession } from "./session_start.ts";
 import type { McpDeps } from "./tool_context.ts";
 
 /** What the HTTP layer established about a request before it reaches MCP. */
@@ -144,7 +145,7 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     }
     const caller: McpCaller = { ...identity, sessionId: session?.id ?? null };
     if (!headerId && parsedBody !== undefined && isInitializeRequest(parsedBody)) {
-      const started = await sessions.start(endpoint, credentialUserId);
+      const started = await startSession(deps, identity);
       return serveLegacy(request, { ...caller, sessionId: started.id }, parsedBody, started.id);
     }
     return serveLegacy(request, caller, parsedBody);

@@ -154,3 +154,39 @@ Deno.test("limits: an oversized MCP request is refused with 413 and stores nothi
     await res.body?.cancel();
     assert.equal(Number(server.store.rawQuery("SELECT count(*) AS n FROM messages")[0].n), 0);
   }, { env: { PENSIEVE_MAX_BODY_BYTES: "4096" } }));
+
+Deno.test("limits: new MCP sessions per user (per address on /open) per minute, then 429", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const initialize = (path: string, auth?: string) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          ...(auth ? { Authorization: `Bearer ${auth}` } : {}),
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-11-25",
+            capabilities: {},
+            clientInfo: { name: "loop", version: "1" },
+          },
+        }),
+      });
+    for (const [path, auth] of [["/mcp", token], ["/open/mcp", undefined]] as const) {
+      for (let i = 0; i < 3; i++) {
+        const ok = await initialize(path, auth);
+        assert.equal(ok.status, 200, path);
+        await ok.body?.cancel();
+      }
+      const refused = await initialize(path, auth);
+      assert.equal(refused.status, 429, path);
+      assert.ok(Number(refused.headers.get("Retry-After")) > 0);
+      assert.match((await refused.json()).error.message, /Too many new MCP sessions/);
+    }
+    assert.equal(server.store.rawQuery("SELECT * FROM mcp_sessions").length, 6);
+  }, { env: { PENSIEVE_MCP_CALLS_PER_MINUTE: "3" } }));
