@@ -30,6 +30,8 @@ import { type ToolContext, userTool } from "../tool_context.ts";
 
 const loadCursor = z.object({ s: z.int().min(-1) });
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 /** A conversation head as tools show it: the REST view plus its dashboard link. */
 export function conversationOut(ctx: ToolContext, conversation: Conversation) {
   return {
@@ -61,7 +63,9 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
         metadata: input.metadata ?? {},
       });
       return dataResult(
-        `Saved "${conversation.title}" with ${conversation.messageCount} messages (id ${conversation.id}).`,
+        `Saved "${conversation.title}" with ${
+          count(conversation.messageCount, "message")
+        } (id ${conversation.id}).`,
         { conversation: conversationOut(ctx, conversation) },
       );
     }));
@@ -115,7 +119,9 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
       const result = await conversations.append(userId, input.conversation_id, input.messages);
       const added = result.messages.filter((m) => !m.duplicate).length;
       return dataResult(
-        `Added ${added} message(s) to "${result.conversation.title}"; it now has ${result.conversation.messageCount}.`,
+        `Added ${count(added, "message")} to "${result.conversation.title}"; it now has ${
+          count(result.conversation.messageCount, "message")
+        }.`,
         {
           conversation: conversationOut(ctx, result.conversation),
           messages: result.messages.map(appendedMessageView),
@@ -139,7 +145,9 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
         source: input.source,
       });
       return dataResult(
-        `${page.items.length} conversation(s)${page.nextCursor ? "; more with next_cursor" : ""}.`,
+        `${count(page.items.length, "conversation")}${
+          page.nextCursor ? "; more with next_cursor" : ""
+        }.`,
         {
           conversations: page.items.map((c) => conversationOut(ctx, c)),
           next_cursor: page.nextCursor,
@@ -163,7 +171,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
         cursor: input.cursor,
       });
       return dataResult(
-        `${page.items.length} result(s) for ${JSON.stringify(input.query)}.`,
+        `${count(page.items.length, "result")} for ${JSON.stringify(input.query)}.`,
         {
           results: page.items.map((r) => ({
             ...searchResultView(r),
