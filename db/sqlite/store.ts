@@ -59,7 +59,14 @@ const TITLE_WEIGHT = 2.0;
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: DatabaseSync;
+  /**
+   * A second connection for writes whose loss on power failure is harmless (rate-limit counters,
+   * new and extended MCP sessions): synchronous=NORMAL, so they do not wait for a disk flush on
+   * the hot path of every MCP call. In WAL mode they stay atomic and crash-safe for the process.
+   */
+  readonly #light: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #lightStatements = new Map<string, StatementSync>();
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -75,6 +82,32 @@ export class SqliteStore implements Store {
       (userId, text) => indexText(ownerToken(String(userId)), String(text)),
     );
     migrate(db);
+    if (options.path === ":memory:") {
+      this.#light = db;
+    } else {
+      this.#light = new DatabaseSync(options.path);
+      this.#light.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      this.#light.exec("PRAGMA synchronous = NORMAL");
+      this.#light.exec("PRAGMA foreign_keys = ON");
+    }
+  }
+
+  #lightGet(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    let statement = this.#lightStatements.get(sql);
+    if (!statement) {
+      statement = this.#light.prepare(sql);
+      this.#lightStatements.set(sql, statement);
+    }
+    return statement.get(...params) as Row | undefined;
+  }
+
+  #lightRun(sql: string, ...params: SQLInputValue[]): number {
+    let statement = this.#lightStatements.get(sql);
+    if (!statement) {
+      statement = this.#light.prepare(sql);
+      this.#lightStatements.set(sql, statement);
+    }
+    return Number(statement.run(...params).changes);
   }
 
   #stmt(sql: string): StatementSync {
@@ -121,6 +154,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.#light !== this.#db && this.#light.isOpen) {
+      this.#lightStatements.clear();
+      this.#light.close();
+    }
     if (this.#db.isOpen) {
       this.#statements.clear();
       this.#db.exec("PRAGMA optimize");
@@ -273,7 +310,7 @@ export class SqliteStore implements Store {
   // MCP sessions
 
   async createMcpSession(session: McpSessionRecord): Promise<void> {
-    this.#run(
+    this.#lightRun(
       "INSERT INTO mcp_sessions (id_hash, endpoint, user_id, bound_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
       session.idHash,
       session.endpoint,
@@ -304,7 +341,7 @@ export class SqliteStore implements Store {
   }
 
   async extendMcpSession(idHash: string, expiresAt: number): Promise<boolean> {
-    return this.#run(
+    return this.#lightRun(
       "UPDATE mcp_sessions SET expires_at = ? WHERE id_hash = ?",
       expiresAt,
       idHash,
@@ -330,7 +367,7 @@ export class SqliteStore implements Store {
   // Rate limits
 
   async hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
-    const row = this.#get(
+    const row = this.#lightGet(
       `INSERT INTO rate_limits (key, count, reset_at) VALUES (?1, 1, ?2 + ?3)
        ON CONFLICT (key) DO UPDATE SET
          count = CASE WHEN reset_at <= ?2 THEN 1 ELSE count + 1 END,
@@ -353,7 +390,7 @@ export class SqliteStore implements Store {
   }
 
   async clearRateLimit(key: string): Promise<void> {
-    this.#run("DELETE FROM rate_limits WHERE key = ?", key);
+    this.#lightRun("DELETE FROM rate_limits WHERE key = ?", key);
     return;
   }
 
