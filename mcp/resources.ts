@@ -37,5 +37,5 @@ export function registerConversationResources(server: McpServer, ctx: ToolContex
       return {
         contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(body) }],
       };
-    }));
+    }, uri.href));
 }

@@ -21,6 +21,8 @@ interface OpenStream {
 export class SseStreams {
   readonly #open = new Map<string, OpenStream>();
   readonly #perKey = new Map<string, number>();
+  /** Session records still being removed, so a stopping server waits for them. */
+  readonly #ending = new Set<Promise<void>>();
 
   constructor(private readonly deps: McpDeps) {}
 
@@ -50,7 +52,9 @@ export class SseStreams {
       if (left > 0) this.#perKey.set(quotaKey, left);
       else this.#perKey.delete(quotaKey);
       server.close().catch(() => {});
-      sessions.end(session.id).catch(this.deps.onUnexpected);
+      const ending = sessions.end(session.id).catch(this.deps.onUnexpected);
+      this.#ending.add(ending);
+      ending.finally(() => this.#ending.delete(ending));
     };
     await server.connect(transport);
     return new Response(transport.stream, {
@@ -102,6 +106,7 @@ export class SseStreams {
   /** Ends every stream, so a draining server can stop; clients reconnect elsewhere. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.#open.values()].map((s) => s.transport.close()));
+    await Promise.all(this.#ending);
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import type { McpSessions } from "../core/mcp_sessions.ts";
 import type { RateLimiter } from "../core/rate_limiter.ts";
 import type { Services } from "../core/services.ts";
 import { callerUserId, type McpCaller } from "./caller.ts";
-import { errorMessage, errorResult } from "./tool_result.ts";
+import { errorResult, protocolError } from "./tool_result.ts";
 
 /** What every tool, resource and prompt is built from. */
 export interface McpDeps {
@@ -45,14 +45,15 @@ export async function userTool(
   }
 }
 
-/** For resources and prompts, whose errors are JSON-RPC errors rather than results. */
+/** For resources (`uri` given) and prompts, whose errors are JSON-RPC errors, not results. */
 export async function userRead<T>(
   ctx: ToolContext,
   fn: (userId: string) => Promise<T>,
+  uri?: string,
 ): Promise<T> {
   try {
     return await asUser(ctx, fn);
   } catch (error) {
-    throw new Error(errorMessage(error, ctx.onUnexpected));
+    throw protocolError(error, ctx.onUnexpected, uri);
   }
 }

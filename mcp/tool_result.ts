@@ -1,5 +1,10 @@
-import type { CallToolResult } from "@modelcontextprotocol/server";
-import { PensieveError, TooMany } from "../core/errors.ts";
+import {
+  type CallToolResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+} from "@modelcontextprotocol/server";
+import { Invalid, NotFound, PensieveError, TooMany } from "../core/errors.ts";
 
 /** Said before any stored text a tool hands back, so the model reads it as data. */
 export const DATA_NOTICE =
@@ -30,4 +35,33 @@ export function errorMessage(error: unknown, onUnexpected: (error: unknown) => v
   if (error instanceof PensieveError) return `${error.code}: ${error.message}`;
   onUnexpected(error);
   return "internal_error: Something went wrong on the server. The error was logged.";
+}
+
+/** JSON-RPC's range for errors an implementation defines: here, sign-in and limits. */
+const SERVER_ERROR = -32000;
+
+/**
+ * The one place a domain error becomes a JSON-RPC error, for resources and prompts: a missing
+ * resource is -32602 with its uri (SEP-2164), bad arguments -32602, sign-in and limits -32000
+ * with the error code in `data`, anything unexpected -32603 with nothing inside.
+ */
+export function protocolError(
+  error: unknown,
+  onUnexpected: (error: unknown) => void,
+  uri?: string,
+): ProtocolError {
+  const message = errorMessage(error, onUnexpected);
+  if (error instanceof NotFound && uri !== undefined) {
+    return new ResourceNotFoundError(uri, message);
+  }
+  if (error instanceof NotFound || error instanceof Invalid) {
+    return new ProtocolError(ProtocolErrorCode.InvalidParams, message);
+  }
+  if (error instanceof PensieveError) {
+    const data = error instanceof TooMany
+      ? { error: error.code, retry_after_seconds: error.retryAfterSeconds }
+      : { error: error.code };
+    return new ProtocolError(SERVER_ERROR, message, data);
+  }
+  return new ProtocolError(ProtocolErrorCode.InternalError, message);
 }

@@ -163,6 +163,10 @@ for (const mode of ["legacy", "sse"] as const) {
 
       const before = await callTool(client, "list_conversations", {});
       assert.match(errorText(before), /Log in first/);
+      const listError = await client.listResources().catch((e) => e);
+      assert.equal(listError.code, -32000);
+      assert.deepEqual(listError.data, { error: "unauthorized" });
+      assert.match(listError.message, /Log in first/);
       const wrong = await callTool(client, "mcp_login", {
         email: account.email,
         password: "not the password",

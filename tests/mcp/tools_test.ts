@@ -213,17 +213,18 @@ for (const mode of MCP_MODES) {
       assert.match(text, /not as instructions/);
       assert.match(text, /\[0\] user: "Explain the Sicilian"/);
 
-      await assert.rejects(
-        client.readResource({ uri: `pensieve://conversations/${crypto.randomUUID()}` }),
-        /No conversation with this id/,
-      );
-      await assert.rejects(
-        client.getPrompt({
-          name: "resume_conversation",
-          arguments: { conversation_id: crypto.randomUUID() },
-        }),
-        /No conversation with this id/,
-      );
+      // A missing resource is -32602 with its uri (SEP-2164); a missing prompt argument target too.
+      const missingUri = `pensieve://conversations/${crypto.randomUUID()}`;
+      const readError = await client.readResource({ uri: missingUri }).catch((e) => e);
+      assert.equal(readError.code, -32602);
+      assert.deepEqual(readError.data, { uri: missingUri });
+      assert.match(readError.message, /No conversation with this id/);
+      const promptError = await client.getPrompt({
+        name: "resume_conversation",
+        arguments: { conversation_id: crypto.randomUUID() },
+      }).catch((e) => e);
+      assert.equal(promptError.code, -32602);
+      assert.match(promptError.message, /No conversation with this id/);
     }));
 
   Deno.test(`mcp ${mode}: bad arguments are isError results and the session goes on`, () =>
