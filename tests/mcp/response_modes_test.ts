@@ -48,3 +48,42 @@ for (const responseMode of ["json", "sse", "auto"] as const) {
       assert.equal(message.result.structuredContent.conversations.length, 2);
     }, { env: { PENSIEVE_MCP_RESPONSE_MODE: responseMode } }));
 }
+
+Deno.test("concurrent requests with the same JSON-RPC id each get their own answer", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const client = await connectMcp(server, { mode: "legacy", token });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const saved = await callOk(client, "save_conversation", {
+        title: `conversation ${i}`,
+        messages: [{ role: "user", content: `message ${i}` }],
+      });
+      ids.push(saved.conversation.id);
+    }
+    await client.close();
+    const answers = await Promise.all(ids.map(async (id) => {
+      const res = await fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          "MCP-Protocol-Version": "2025-11-25",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "tools/call",
+          params: { name: "load_conversation", arguments: { conversation_id: id } },
+        }),
+      });
+      const text = await res.text();
+      return JSON.parse(text.split("\n").find((l) => l.startsWith("data: "))!.slice(6));
+    }));
+    answers.forEach((answer, i) => {
+      assert.equal(answer.id, 1);
+      assert.equal(answer.result.structuredContent.conversation.id, ids[i]);
+      assert.equal(answer.result.structuredContent.messages[0].content, `message ${i}`);
+    });
+  }));
