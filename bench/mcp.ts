@@ -6,7 +6,8 @@
  *
  * Sizes from BENCH_CONVERSATIONS (default 250), BENCH_PER_CONVERSATION (default 20),
  * BENCH_CONNECTIONS (default 10), BENCH_DURATION (seconds, default 10), BENCH_WARMUP (seconds,
- * default 2) and BENCH_MCP_MODES (default "json,sse").
+ * default 2), BENCH_MCP_MODES (default "json,sse") and BENCH_SQLITE_SYNCHRONOUS (default FULL,
+ * the production default; NORMAL only to see what the per-call durable write costs).
  */
 import { Hono } from "hono";
 import { type App, createApp } from "../app.ts";
@@ -23,9 +24,13 @@ const DURATION = Number(Deno.env.get("BENCH_DURATION") ?? 10);
 const WARMUP = Number(Deno.env.get("BENCH_WARMUP") ?? 2);
 const MODES = (Deno.env.get("BENCH_MCP_MODES") ?? "json,sse").split(",").map((s) => s.trim())
   .filter((m): m is "json" | "sse" => m === "json" || m === "sse");
+const SYNCHRONOUS = (Deno.env.get("BENCH_SQLITE_SYNCHRONOUS") ?? "FULL").toUpperCase() === "NORMAL"
+  ? "NORMAL"
+  : "FULL";
 const T0 = Date.UTC(2026, 0, 1);
 const TOKEN = "psv_bench-token-bench-token-bench-token-bench";
 const PROTOCOL_VERSION = "2025-11-25";
+const HELLO = "hello, same app";
 
 /** One autocannon run, as the client process is asked for it. */
 interface Target {
@@ -213,6 +218,11 @@ function fmt(n: number, digits = 2): string {
   return n.toFixed(digits);
 }
 
+/** autocannon records latency in whole milliseconds. */
+function latency(ms: number): string {
+  return ms < 1 ? "<1" : String(ms);
+}
+
 async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-bench-mcp-" });
   const path = `${dir}/pensieve.db`;
@@ -232,7 +242,7 @@ async function main(): Promise<void> {
         `"${MARKERS.medium.word}" is in ${seeded.matches} of them`,
     );
     // The production default synchronous=FULL, as `deno task start` would open it.
-    const store = new SqliteStore({ path, synchronous: "FULL" });
+    const store = new SqliteStore({ path, synchronous: SYNCHRONOUS });
     const serve = (
       fetch: (request: Request, remoteAddr: Deno.NetAddr) => Response | Promise<Response>,
     ) => {
@@ -284,22 +294,24 @@ async function main(): Promise<void> {
       last_n: 20,
     });
     const search = toolCall("search_conversations", { query: MARKERS.medium.word });
-    const scenarios: [string, Target][] = [
-      ["hello, same app (before)", hello],
-      ["hello, Hono app without middleware", { ...hello, url: `${bareUrl}/bench/hello` }],
-    ];
+    // The baseline runs before and after every other row, so each row is compared with the
+    // hello runs on either side of it: on a noisy machine, drift then touches both alike.
+    const bareHello: Target = { ...hello, url: `${bareUrl}/bench/hello` };
+    const measured: [string, Target][] = [["hello, Hono app without middleware", bareHello]];
     for (const mode of MODES) {
-      scenarios.push(
+      measured.push(
         [`MCP load_conversation last_n=20, ${mode}`, mcp(mode, load, '"structuredContent"')],
         [`MCP search_conversations, ${mode}`, mcp(mode, search, '"structuredContent"')],
       );
     }
-    scenarios.push(["hello, same app (after)", hello]);
+    const scenarios: [string, Target][] = [[HELLO, hello]];
+    for (const entry of measured) scenarios.push(entry, [HELLO, hello]);
 
     console.log(
-      `autocannon: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per row`,
+      `autocannon: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per row; ` +
+        `SQLite synchronous=${SYNCHRONOUS}`,
     );
-    for (const [label, target] of scenarios) {
+    for (const [label, target] of [[HELLO, hello], ...measured] as const) {
       console.log(`  check ${label}: ${await check(target)}`);
     }
     const rows: Row[] = [];
@@ -307,30 +319,51 @@ async function main(): Promise<void> {
       const result = await measure(target);
       rows.push({ label, result });
       console.log(
-        `  ${label}: ${
-          fmt(result.requestsPerSecond, 0)
-        } req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`,
+        `  ${label}: ${fmt(result.requestsPerSecond, 0)} req/s, p50 ${
+          latency(result.p50)
+        } ms, p99 ${latency(result.p99)} ms`,
       );
     }
+    const hellos = rows.filter((r) => r.label === HELLO).map((r) => r.result.requestsPerSecond);
+    const ratios = rows.map((row, i) => {
+      if (row.label === HELLO) return null;
+      const around = (rows[i - 1].result.requestsPerSecond + rows[i + 1].result.requestsPerSecond) /
+        2;
+      return { around, ratio: row.result.requestsPerSecond / around };
+    });
 
-    const hellos = rows.filter((r) => r.label.startsWith("hello, same app"));
-    const baseline = hellos.reduce((a, r) => a + r.result.requestsPerSecond, 0) / hellos.length;
     console.log(
-      `\nThroughput; ratio = requests/s ÷ mean of the two same-app hello runs (${
-        fmt(baseline, 0)
-      } req/s)`,
+      `\nThroughput; ÷ hello = requests/s ÷ mean of the hello runs just before and after it. ` +
+        `Hello runs: ${hellos.map((h) => fmt(h, 0)).join(", ")} req/s.`,
     );
     console.log(
-      "| request | requests/s | p50 ms | p99 ms | ÷ hello | non-2xx / errors / bad body |",
+      "| request | requests/s | p50 ms | p99 ms | hello around | ÷ hello | non-2xx / errors / bad body |",
     );
-    console.log("|---|---:|---:|---:|---:|---:|");
-    for (const { label, result: r } of rows) {
+    console.log("|---|---:|---:|---:|---:|---:|---:|");
+    rows.forEach(({ label, result: r }, i) => {
+      if (label === HELLO) return;
+      const { around, ratio } = ratios[i]!;
       console.log(
-        `| ${label} | ${fmt(r.requestsPerSecond, 0)} | ${r.p50} | ${r.p99} | ${
-          fmt(r.requestsPerSecond / baseline)
-        } | ${r.non2xx} / ${r.errors + r.timeouts} / ${r.mismatches} |`,
+        `| ${label} | ${fmt(r.requestsPerSecond, 0)} | ${latency(r.p50)} | ${latency(r.p99)} | ${
+          fmt(around, 0)
+        } | ${fmt(ratio)} | ${r.non2xx} / ${r.errors + r.timeouts} / ${r.mismatches} |`,
       );
-    }
+    });
+    const failures = rows.reduce(
+      (n, { result: r }) => n + r.non2xx + r.errors + r.timeouts + r.mismatches,
+      0,
+    );
+    console.log(
+      failures
+        ? `${failures} requests failed or answered an unexpected body`
+        : "every request answered 200 with the expected body",
+    );
+    const mcpRatios = ratios.filter((r, i) => r && rows[i].label.startsWith("MCP"));
+    const worst = Math.min(...mcpRatios.map((r) => r!.ratio));
+    console.log(
+      `goal (every MCP tools/call row ≥ 0.30 × hello): ${worst >= 0.3 ? "met" : "not met"}, ` +
+        `lowest ratio ${fmt(worst)}`,
+    );
     await Deno.mkdir("bench/results", { recursive: true });
     const file = `bench/results/mcp-throughput-${
       new Date().toISOString().replaceAll(":", "-")
@@ -344,8 +377,8 @@ async function main(): Promise<void> {
           connections: CONNECTIONS,
           duration: DURATION,
           warmup: WARMUP,
-          baseline,
-          rows,
+          synchronous: SYNCHRONOUS,
+          rows: rows.map((row, i) => ({ ...row, ...ratios[i] })),
         },
         null,
         2,
