@@ -88,8 +88,9 @@ export function mcpRoutes(deps: {
       // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
       const invalid = match ? ', error="invalid_token"' : "";
       return c.json(errorBody(error.code, error.message), 401, {
-        "WWW-Authenticate":
-          `Bearer resource_metadata="${resourceMetadataUrl(config, resourcePath)}"${invalid}`,
+        "WWW-Authenticate": `Bearer resource_metadata="${
+          resourceMetadataUrl(config, resourcePath)
+        }"${invalid}`,
       });
     }
   }
