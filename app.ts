@@ -17,6 +17,8 @@ import { healthRoutes } from "./routes/health.ts";
 import { requireUser } from "./routes/middleware/require_user.ts";
 import { openApiDocument } from "./routes/openapi.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
+import { oauthRoutes, PUBLIC_OAUTH_PATHS } from "./routes/oauth.ts";
+import { connectedAppRoutes } from "./routes/api/connected_apps.ts";
 import { McpSessions } from "./core/mcp_sessions.ts";
 import { RateLimiter } from "./core/rate_limiter.ts";
 import { SseStreams } from "./mcp/sse_streams.ts";
@@ -51,9 +53,16 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
     referrerPolicy: "no-referrer",
     crossOriginResourcePolicy: "same-origin",
     xFrameOptions: "DENY",
+    // A page that sets its own policy (the OAuth sign-in and consent pages) keeps it.
+    overwrite: false,
   }));
   app.use(cors({
-    origin: (origin) => config.corsOrigins.includes(origin) ? origin : null,
+    origin: (origin, c) =>
+      PUBLIC_OAUTH_PATHS.includes(c.req.path)
+        ? "*"
+        : config.corsOrigins.includes(origin)
+        ? origin
+        : null,
     allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
     allowHeaders: [
       "Authorization",
@@ -97,10 +106,12 @@ export function createApp(deps: { config: Config; store: Store; clock: Clock }):
   const streamable = createStreamableHttp(mcpDeps);
   const sse = new SseStreams(mcpDeps);
   app.route("/", mcpRoutes({ config, services, streamable, sse, isDraining: () => draining }));
+  app.route("/", oauthRoutes(services, config));
   app.use("/api/*", requireUser(services.authenticator));
   app.route("/api/tokens", tokenRoutes(services));
   app.route("/api/conversations", conversationRoutes(services));
   app.route("/api/search", searchRoutes(services));
+  app.route("/api/connected-apps", connectedAppRoutes(services));
 
   return {
     hono: app,

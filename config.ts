@@ -40,6 +40,8 @@ export interface Config {
   /** Concurrent password hashes, and how many more may wait. */
   hashing: { concurrency: number; queue: number };
   mcp: McpConfig;
+  /** How long an OAuth connection lasts from consent before the user must approve again. */
+  oauthRefreshTtlSeconds: number;
 }
 
 /** How the MCP endpoints behave. */
@@ -155,6 +157,7 @@ const envSchema = z.object({
   PENSIEVE_SSE_STREAMS_PER_USER: integer("PENSIEVE_SSE_STREAMS_PER_USER", 1, 1000).default(10),
   PENSIEVE_SSE_KEEPALIVE: duration("PENSIEVE_SSE_KEEPALIVE").default(15),
   PENSIEVE_ALLOWED_HOSTS: z.string().default(""),
+  PENSIEVE_OAUTH_REFRESH_TTL: duration("PENSIEVE_OAUTH_REFRESH_TTL").default(90 * 86_400),
 });
 
 function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
@@ -216,6 +219,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       windowSeconds: e.PENSIEVE_RATE_LIMIT_WINDOW,
     },
     hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
+    oauthRefreshTtlSeconds: e.PENSIEVE_OAUTH_REFRESH_TTL,
     mcp: {
       responseMode: e.PENSIEVE_MCP_RESPONSE_MODE,
       callsPerMinute: e.PENSIEVE_MCP_CALLS_PER_MINUTE,

@@ -9,6 +9,8 @@ export interface AccessClaims {
   issuedAt: number;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** For an OAuth token: the grant it belongs to, its client, and its scopes. */
+  grant?: { id: string; clientId: string; scopes: string[] };
 }
 
 /** RFC 9068's media type for JWT access tokens, checked so an ID token or other JWT can't pass. */
@@ -31,11 +33,14 @@ export class AccessTokens {
     userId: string,
     nowMs: number,
     notBeforeMs = 0,
+    grant?: AccessClaims["grant"],
   ): Promise<{ token: string; expiresIn: number; claims: AccessClaims }> {
     const issuedAt = Math.max(Math.floor(nowMs / 1000), Math.ceil(notBeforeMs / 1000));
     const expiresAt = issuedAt + this.ttlSeconds;
     const jti = crypto.randomUUID();
-    const token = await new SignJWT({})
+    const token = await new SignJWT(
+      grant ? { gid: grant.id, client_id: grant.clientId, scope: grant.scopes.join(" ") } : {},
+    )
       .setProtectedHeader({ alg: "HS256", typ: TOKEN_TYPE })
       .setIssuer(this.issuer)
       .setAudience(this.audience)
@@ -47,7 +52,7 @@ export class AccessTokens {
     return {
       token,
       expiresIn: expiresAt - Math.floor(nowMs / 1000),
-      claims: { userId, jti, issuedAt, expiresAt },
+      claims: { userId, jti, issuedAt, expiresAt, grant },
     };
   }
 
@@ -62,11 +67,19 @@ export class AccessTokens {
         requiredClaims: ["sub", "jti", "iat", "exp"],
         currentDate: new Date(nowMs),
       });
+      const grant = typeof payload.gid === "string"
+        ? {
+          id: payload.gid,
+          clientId: String(payload.client_id ?? ""),
+          scopes: String(payload.scope ?? "").split(" ").filter(Boolean),
+        }
+        : undefined;
       return {
         userId: payload.sub!,
         jti: payload.jti!,
         issuedAt: payload.iat!,
         expiresAt: payload.exp!,
+        grant,
       };
     } catch (error) {
       if (error instanceof errors.JWTExpired) {

@@ -72,3 +72,35 @@ export class Unavailable extends PensieveError {
     super("unavailable", message);
   }
 }
+
+/** RFC 6749 / 7591 / 7009 error codes, which OAuth clients read by name. */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "access_denied"
+  | "invalid_redirect_uri"
+  | "invalid_client_metadata"
+  | "unsupported_token_type";
+
+/**
+ * An error at an OAuth endpoint. Its body is OAuth's own `{ error, error_description }`, which
+ * clients parse; 401 for a client that failed to authenticate, 400 otherwise.
+ */
+export class OAuthError extends PensieveError {
+  constructor(readonly oauthCode: OAuthErrorCode, message: string) {
+    super(oauthCode === "invalid_client" ? "unauthorized" : "invalid_request", message);
+  }
+}
+
+/** A valid credential without the scope an action needs (HTTP 403, `insufficient_scope`). */
+export class InsufficientScope extends PensieveError {
+  constructor(readonly scope: string) {
+    super("forbidden", `This needs the ${scope} scope; reconnect and approve it.`);
+  }
+}

@@ -108,3 +108,60 @@ export interface SearchHit {
   /** Lower is better; comparable only within one result list. */
   score: number;
 }
+
+/** How an OAuth client proves itself at the token endpoint. */
+export type ClientAuthMethod = "none" | "client_secret_post" | "client_secret_basic";
+
+/** An OAuth client: registered with us (RFC 7591), or known by its metadata document URL. */
+export interface OAuthClient {
+  /** The client_id: random for a registered client, the document's https URL otherwise. */
+  id: string;
+  kind: "registered" | "metadata_document";
+  name: string;
+  redirectUris: string[];
+  authMethod: ClientAuthMethod;
+  /** SHA-256 of the secret of a confidential registered client. */
+  secretHash: string | null;
+  clientUri: string | null;
+  createdAt: number;
+  /** When a fetched metadata document must be fetched again; null for registered clients. */
+  refreshAt: number | null;
+}
+
+/** A one-time authorization code, as stored (only its hash). */
+export interface OAuthCode {
+  codeHash: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  resource: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  /** Set on the first redemption: the grant it created. */
+  grantId: string | null;
+}
+
+/** One user's consent to one client: the family every refresh and access token hangs from. */
+export interface OAuthGrant {
+  id: string;
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  resource: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Refresh tokens stop working at this instant, whatever their rotation. */
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+/** A refresh token as stored: only its hash, and what replaced it when it was used. */
+export interface OAuthRefreshToken {
+  tokenHash: string;
+  grantId: string;
+  createdAt: number;
+  usedAt: number | null;
+  replacedBy: string | null;
+}

@@ -6,6 +6,10 @@ import type {
   Message,
   Metadata,
   NewMessage,
+  OAuthClient,
+  OAuthCode,
+  OAuthGrant,
+  OAuthRefreshToken,
   PersonalToken,
   SearchHit,
   SearchQuery,
@@ -118,13 +122,46 @@ export interface Store {
   bindMcpSession(idHash: string, userId: string | null, now: number): Promise<boolean>;
   deleteMcpSession(idHash: string): Promise<void>;
 
+  // OAuth: clients, codes, grants and refresh tokens, so any instance can serve any step
+  /** Inserts or replaces (a re-fetched metadata document replaces its cached copy). */
+  saveOAuthClient(client: OAuthClient): Promise<void>;
+  getOAuthClient(clientId: string): Promise<OAuthClient | null>;
+  createOAuthCode(userId: string, code: OAuthCode): Promise<void>;
+  /**
+   * Records that `grantId` came of redeeming the code and returns the code as it was before:
+   * `grantId` null means this call redeemed it; otherwise it had been redeemed already and
+   * nothing changed. Null when the code is unknown. The code is the credential here.
+   */
+  redeemOAuthCode(codeHash: string, grantId: string): Promise<OAuthCode | null>;
+  /** Stores a grant with its first refresh token. */
+  createOAuthGrant(userId: string, grant: OAuthGrant, refresh: OAuthRefreshToken): Promise<void>;
+  /** The verification path: a token names its grant, so no user id is known yet. */
+  getOAuthGrant(grantId: string): Promise<OAuthGrant | null>;
+  touchOAuthGrant(userId: string, grantId: string, now: number): Promise<void>;
+  /** The user's grants that are neither revoked nor expired at `now`, newest first. */
+  listOAuthGrants(userId: string, now: number): Promise<OAuthGrant[]>;
+  /** Revokes the grant and deletes its refresh tokens; false when there is no such grant. */
+  revokeOAuthGrant(userId: string, grantId: string, now: number): Promise<boolean>;
+  getOAuthRefreshToken(tokenHash: string): Promise<OAuthRefreshToken | null>;
+  /**
+   * Replaces a refresh token by `next` in one step. "rotated" when the old one was unused, or was
+   * used less than `graceMs` ago and its successor has not been used (a retried request: the
+   * unused successor is dropped); "reused" otherwise, and nothing changes.
+   */
+  rotateOAuthRefreshToken(
+    oldHash: string,
+    next: OAuthRefreshToken,
+    now: number,
+    graceMs: number,
+  ): Promise<"rotated" | "reused">;
+
   // Rate limits, shared by every instance on this store
   /** Counts one hit in the window that contains `now`. */
   hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount>;
   /** The current count without adding a hit. */
   peekRateLimit(key: string, now: number): Promise<RateCount | null>;
   clearRateLimit(key: string): Promise<void>;
-  /** Drops expired counters, revocations and MCP sessions. */
+  /** Drops expired counters, revocations, MCP sessions, codes and grants. */
   purgeExpired(now: number): Promise<void>;
 
   // Conversations

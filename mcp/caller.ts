@@ -9,6 +9,8 @@ export interface McpCaller {
   credentialUserId: string | null;
   /** The MCP session this request belongs to, when the client holds one. */
   sessionId: string | null;
+  /** What the credential allows. */
+  scopes: readonly string[];
   clientAddress: string;
 }
 

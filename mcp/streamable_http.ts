@@ -17,6 +17,8 @@ import type { McpDeps } from "./tool_context.ts";
 export interface McpRequestIdentity {
   endpoint: McpEndpoint;
   credentialUserId: string | null;
+  /** What the credential allows; everything on `/open`, where sign-in is in-band. */
+  scopes: readonly string[];
   clientAddress: string;
 }
 

@@ -1,5 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import type { Config } from "../config.ts";
+import { InsufficientScope } from "../core/errors.ts";
+import type { Scope } from "../core/oauth/scopes.ts";
 import type { McpSessions } from "../core/mcp_sessions.ts";
 import type { RateLimiter } from "../core/rate_limiter.ts";
 import type { Services } from "../core/services.ts";
@@ -21,9 +23,17 @@ export interface ToolContext extends McpDeps {
   caller: McpCaller;
 }
 
-/** Resolves the user, counts the call against the per-minute limit, and runs `fn` for them. */
-export async function asUser<T>(ctx: ToolContext, fn: (userId: string) => Promise<T>): Promise<T> {
+/**
+ * Resolves the user, checks the credential has `scope`, counts the call against the per-minute
+ * limit, and runs `fn` for them.
+ */
+export async function asUser<T>(
+  ctx: ToolContext,
+  scope: Scope,
+  fn: (userId: string) => Promise<T>,
+): Promise<T> {
   const userId = await callerUserId(ctx.caller, ctx.sessions);
+  if (!ctx.caller.scopes.includes(scope)) throw new InsufficientScope(scope);
   await ctx.limiter.hit(
     `mcp-calls:${userId}`,
     ctx.config.mcp.callsPerMinute,
@@ -36,10 +46,11 @@ export async function asUser<T>(ctx: ToolContext, fn: (userId: string) => Promis
 /** A tool body that acts for the calling user; any error becomes an `isError` result. */
 export async function userTool(
   ctx: ToolContext,
+  scope: Scope,
   fn: (userId: string) => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   try {
-    return await asUser(ctx, fn);
+    return await asUser(ctx, scope, fn);
   } catch (error) {
     return errorResult(error, ctx.onUnexpected);
   }
@@ -52,7 +63,7 @@ export async function userRead<T>(
   uri?: string,
 ): Promise<T> {
   try {
-    return await asUser(ctx, fn);
+    return await asUser(ctx, "conversations:read", fn);
   } catch (error) {
     throw protocolError(error, ctx.onUnexpected, uri);
   }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type ErrorCode, PensieveError, TooMany, Unavailable } from "../core/errors.ts";
+import { type ErrorCode, OAuthError, PensieveError, TooMany, Unavailable } from "../core/errors.ts";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
@@ -20,6 +20,12 @@ export function errorBody(code: string, message: string) {
 
 /** Maps any thrown value to a JSON response; unexpected errors are logged and never shown. */
 export function errorResponse(c: Context, error: unknown): Response {
+  if (error instanceof OAuthError) {
+    const status = error.oauthCode === "invalid_client" ? 401 : 400;
+    if (status === 401) c.header("WWW-Authenticate", 'Basic realm="pensieve"');
+    c.header("Cache-Control", "no-store");
+    return c.json({ error: error.oauthCode, error_description: error.message }, status);
+  }
   if (error instanceof PensieveError) {
     const status = STATUS[error.code];
     if (error instanceof TooMany || error instanceof Unavailable) {

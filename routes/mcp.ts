@@ -5,7 +5,9 @@ import {
 } from "@modelcontextprotocol/server";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
-import { Unauthorized, Unavailable } from "../core/errors.ts";
+import { InsufficientScope, Unauthorized, Unavailable } from "../core/errors.ts";
+import { SCOPES } from "../core/oauth/scopes.ts";
+import { missingScope } from "../mcp/scopes.ts";
 import type { Services } from "../core/services.ts";
 import type { McpEndpoint } from "../db/store.ts";
 import type { SseStreams } from "../mcp/sse_streams.ts";
@@ -73,7 +75,7 @@ export function mcpRoutes(deps: {
   ): Promise<McpRequestIdentity | Response> {
     const address = clientAddress(c, config.trustProxy);
     if (endpoint === "open") {
-      return { endpoint, credentialUserId: null, clientAddress: address };
+      return { endpoint, credentialUserId: null, scopes: SCOPES, clientAddress: address };
     }
     const header = c.req.header("Authorization");
     const match = header ? BEARER.exec(header) : null;
@@ -81,8 +83,13 @@ export function mcpRoutes(deps: {
       if (!match) {
         throw new Unauthorized("Connect with OAuth or send 'Authorization: Bearer <token>'.");
       }
-      const principal = await services.authenticator.authenticate(match[1]);
-      return { endpoint, credentialUserId: principal.userId, clientAddress: address };
+      const principal = await services.authenticator.authenticateForMcp(match[1]);
+      return {
+        endpoint,
+        credentialUserId: principal.userId,
+        scopes: principal.scopes,
+        clientAddress: address,
+      };
     } catch (error) {
       if (!(error instanceof Unauthorized)) throw error;
       // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
@@ -95,9 +102,34 @@ export function mcpRoutes(deps: {
     }
   }
 
+  /** 403 with a challenge naming the scope, so the client can ask the user for more. */
+  async function scopeRefusal(
+    c: Context<AppEnv>,
+    identity: McpRequestIdentity,
+    resourcePath: "/mcp" | "/sse",
+  ): Promise<Response | null> {
+    if (c.req.method !== "POST" || identity.endpoint === "open") return null;
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.raw.clone().text());
+    } catch {
+      return null; // the transport reports the parse error
+    }
+    const scope = missingScope(body, identity.scopes);
+    if (!scope) return null;
+    const error = new InsufficientScope(scope);
+    return c.json(errorBody("insufficient_scope", error.message), 403, {
+      "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${scope}", ` +
+        `resource_metadata="${resourceMetadataUrl(config, resourcePath)}", ` +
+        `error_description="${error.message}"`,
+    });
+  }
+
   const streamableAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/mcp");
     if (identity instanceof Response) return identity;
+    const refused = await scopeRefusal(c, identity, "/mcp");
+    if (refused) return refused;
     return streamable.handle(c.req.raw, identity);
   };
   const sseAt = (endpoint: McpEndpoint, messagesPath: string) => async (c: Context<AppEnv>) => {
@@ -109,6 +141,8 @@ export function mcpRoutes(deps: {
   const messagesAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/sse");
     if (identity instanceof Response) return identity;
+    const refused = await scopeRefusal(c, identity, "/sse");
+    if (refused) return refused;
     const sessionId = c.req.query("sessionId") ?? "";
     return sse.post(sessionId, identity, await c.req.text());
   };
@@ -117,6 +151,8 @@ export function mcpRoutes(deps: {
     c.json({
       resource: `${config.publicUrl}${path}`,
       resource_name: "Pensieve",
+      authorization_servers: [config.publicUrl],
+      scopes_supported: SCOPES,
       bearer_methods_supported: ["header"],
       resource_documentation: `${config.publicUrl}/`,
     });

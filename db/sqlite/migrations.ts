@@ -110,6 +110,56 @@ export const migrations: readonly string[] = [
   CREATE INDEX mcp_sessions_by_expiry ON mcp_sessions(expires_at);
   CREATE INDEX mcp_sessions_by_user ON mcp_sessions(user_id);
   `,
+  // 3: OAuth clients, codes, grants (consents) and refresh tokens
+  `
+  CREATE TABLE oauth_clients (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    auth_method TEXT NOT NULL,
+    secret_hash TEXT,
+    client_uri TEXT,
+    created_at INTEGER NOT NULL,
+    refresh_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE oauth_codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    grant_id TEXT
+  ) STRICT;
+  CREATE INDEX oauth_codes_by_expiry ON oauth_codes(expires_at);
+
+  CREATE TABLE oauth_grants (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  CREATE INDEX oauth_grants_by_user ON oauth_grants(user_id, created_at);
+
+  CREATE TABLE oauth_refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    used_at INTEGER,
+    replaced_by TEXT
+  ) STRICT;
+  CREATE INDEX oauth_refresh_tokens_by_grant ON oauth_refresh_tokens(grant_id);
+  `,
 ];
 
 function schemaVersion(db: DatabaseSync): number {

@@ -1,4 +1,14 @@
-import type { Conversation, Message, PersonalToken, Role, User } from "../../core/types.ts";
+import type {
+  Conversation,
+  Message,
+  OAuthClient,
+  OAuthCode,
+  OAuthGrant,
+  OAuthRefreshToken,
+  PersonalToken,
+  Role,
+  User,
+} from "../../core/types.ts";
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, unknown>;
@@ -54,5 +64,58 @@ export function toPersonalToken(row: Row): PersonalToken {
     createdAt: row.created_at as number,
     expiresAt: (row.expires_at as number | null) ?? null,
     lastUsedAt: (row.last_used_at as number | null) ?? null,
+  };
+}
+
+export function toOAuthClient(row: Row): OAuthClient {
+  return {
+    id: row.id as string,
+    kind: row.kind as OAuthClient["kind"],
+    name: row.name as string,
+    redirectUris: JSON.parse(row.redirect_uris as string),
+    authMethod: row.auth_method as OAuthClient["authMethod"],
+    secretHash: row.secret_hash as string | null,
+    clientUri: row.client_uri as string | null,
+    createdAt: row.created_at as number,
+    refreshAt: row.refresh_at as number | null,
+  };
+}
+
+export function toOAuthCode(row: Row): OAuthCode {
+  return {
+    codeHash: row.code_hash as string,
+    clientId: row.client_id as string,
+    userId: row.user_id as string,
+    redirectUri: row.redirect_uri as string,
+    codeChallenge: row.code_challenge as string,
+    resource: row.resource as string,
+    scopes: JSON.parse(row.scopes as string),
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+    grantId: row.grant_id as string | null,
+  };
+}
+
+export function toOAuthGrant(row: Row): OAuthGrant {
+  return {
+    id: row.id as string,
+    userId: row.user_id as string,
+    clientId: row.client_id as string,
+    scopes: JSON.parse(row.scopes as string),
+    resource: row.resource as string,
+    createdAt: row.created_at as number,
+    lastUsedAt: row.last_used_at as number,
+    expiresAt: row.expires_at as number,
+    revokedAt: row.revoked_at as number | null,
+  };
+}
+
+export function toOAuthRefreshToken(row: Row): OAuthRefreshToken {
+  return {
+    tokenHash: row.token_hash as string,
+    grantId: row.grant_id as string,
+    createdAt: row.created_at as number,
+    usedAt: row.used_at as number | null,
+    replacedBy: row.replaced_by as string | null,
   };
 }

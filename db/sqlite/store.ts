@@ -12,6 +12,10 @@ import type {
   ListCursor,
   Message,
   NewMessage,
+  OAuthClient,
+  OAuthCode,
+  OAuthGrant,
+  OAuthRefreshToken,
   PersonalToken,
   SearchHit,
   SearchQuery,
@@ -32,6 +36,10 @@ import {
   type Row,
   toConversation,
   toMessage,
+  toOAuthClient,
+  toOAuthCode,
+  toOAuthGrant,
+  toOAuthRefreshToken,
   toPersonalToken,
   toUser,
 } from "./rows.ts";
@@ -364,6 +372,170 @@ export class SqliteStore implements Store {
     return;
   }
 
+  // OAuth
+
+  async saveOAuthClient(client: OAuthClient): Promise<void> {
+    this.#run(
+      `INSERT INTO oauth_clients (id, kind, name, redirect_uris, auth_method, secret_hash, client_uri, created_at, refresh_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+         redirect_uris = excluded.redirect_uris, auth_method = excluded.auth_method,
+         secret_hash = excluded.secret_hash, client_uri = excluded.client_uri,
+         refresh_at = excluded.refresh_at`,
+      client.id,
+      client.kind,
+      client.name,
+      JSON.stringify(client.redirectUris),
+      client.authMethod,
+      client.secretHash,
+      client.clientUri,
+      client.createdAt,
+      client.refreshAt,
+    );
+    return;
+  }
+
+  async getOAuthClient(clientId: string): Promise<OAuthClient | null> {
+    const row = this.#get("SELECT * FROM oauth_clients WHERE id = ?", clientId);
+    return row ? toOAuthClient(row) : null;
+  }
+
+  async createOAuthCode(userId: string, code: OAuthCode): Promise<void> {
+    this.#run(
+      `INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, resource, scopes, created_at, expires_at, grant_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      code.codeHash,
+      code.clientId,
+      userId,
+      code.redirectUri,
+      code.codeChallenge,
+      code.resource,
+      JSON.stringify(code.scopes),
+      code.createdAt,
+      code.expiresAt,
+    );
+    return;
+  }
+
+  async redeemOAuthCode(codeHash: string, grantId: string): Promise<OAuthCode | null> {
+    return this.#transaction(() => {
+      const row = this.#get("SELECT * FROM oauth_codes WHERE code_hash = ?", codeHash);
+      if (!row) return null;
+      const code = toOAuthCode(row);
+      if (code.grantId === null) {
+        this.#run("UPDATE oauth_codes SET grant_id = ? WHERE code_hash = ?", grantId, codeHash);
+      }
+      return code;
+    });
+  }
+
+  async createOAuthGrant(
+    userId: string,
+    grant: OAuthGrant,
+    refresh: OAuthRefreshToken,
+  ): Promise<void> {
+    this.#transaction(() => {
+      this.#run(
+        `INSERT INTO oauth_grants (id, user_id, client_id, scopes, resource, created_at, last_used_at, expires_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+        grant.id,
+        userId,
+        grant.clientId,
+        JSON.stringify(grant.scopes),
+        grant.resource,
+        grant.createdAt,
+        grant.lastUsedAt,
+        grant.expiresAt,
+      );
+      this.#insertRefreshToken(refresh);
+    });
+    return;
+  }
+
+  #insertRefreshToken(token: OAuthRefreshToken): void {
+    this.#run(
+      "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, used_at, replaced_by) VALUES (?, ?, ?, NULL, NULL)",
+      token.tokenHash,
+      token.grantId,
+      token.createdAt,
+    );
+  }
+
+  async getOAuthGrant(grantId: string): Promise<OAuthGrant | null> {
+    const row = this.#get("SELECT * FROM oauth_grants WHERE id = ?", grantId);
+    return row ? toOAuthGrant(row) : null;
+  }
+
+  async touchOAuthGrant(userId: string, grantId: string, now: number): Promise<void> {
+    this.#lightRun(
+      "UPDATE oauth_grants SET last_used_at = ? WHERE id = ? AND user_id = ?",
+      now,
+      grantId,
+      userId,
+    );
+    return;
+  }
+
+  async listOAuthGrants(userId: string, now: number): Promise<OAuthGrant[]> {
+    return this.#all(
+      `SELECT * FROM oauth_grants WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+       ORDER BY created_at DESC, id`,
+      userId,
+      now,
+    ).map(toOAuthGrant);
+  }
+
+  async revokeOAuthGrant(userId: string, grantId: string, now: number): Promise<boolean> {
+    return this.#transaction(() => {
+      const changed = this.#run(
+        "UPDATE oauth_grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND user_id = ?",
+        now,
+        grantId,
+        userId,
+      );
+      this.#run("DELETE FROM oauth_refresh_tokens WHERE grant_id = ?", grantId);
+      return changed > 0;
+    });
+  }
+
+  async getOAuthRefreshToken(tokenHash: string): Promise<OAuthRefreshToken | null> {
+    const row = this.#get("SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?", tokenHash);
+    return row ? toOAuthRefreshToken(row) : null;
+  }
+
+  async rotateOAuthRefreshToken(
+    oldHash: string,
+    next: OAuthRefreshToken,
+    now: number,
+    graceMs: number,
+  ): Promise<"rotated" | "reused"> {
+    return this.#transaction(() => {
+      const row = this.#get("SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?", oldHash);
+      if (!row) return "reused";
+      const old = toOAuthRefreshToken(row);
+      if (old.usedAt !== null) {
+        const successor = old.replacedBy
+          ? this.#get(
+            "SELECT used_at FROM oauth_refresh_tokens WHERE token_hash = ?",
+            old.replacedBy,
+          )
+          : undefined;
+        const retried = now - old.usedAt <= graceMs && successor !== undefined &&
+          successor.used_at === null;
+        if (!retried) return "reused";
+        this.#run("DELETE FROM oauth_refresh_tokens WHERE token_hash = ?", old.replacedBy!);
+      }
+      this.#insertRefreshToken(next);
+      this.#run(
+        "UPDATE oauth_refresh_tokens SET used_at = coalesce(used_at, ?), replaced_by = ? WHERE token_hash = ?",
+        now,
+        next.tokenHash,
+        oldHash,
+      );
+      return "rotated";
+    });
+  }
+
   // Rate limits
 
   async hitRateLimit(key: string, windowMs: number, now: number): Promise<RateCount> {
@@ -399,6 +571,8 @@ export class SqliteStore implements Store {
       this.#run("DELETE FROM rate_limits WHERE reset_at <= ?", now);
       this.#run("DELETE FROM revoked_access_tokens WHERE expires_at <= ?", now);
       this.#run("DELETE FROM mcp_sessions WHERE expires_at <= ?", now);
+      this.#run("DELETE FROM oauth_codes WHERE expires_at <= ?", now);
+      this.#run("DELETE FROM oauth_grants WHERE expires_at <= ?", now);
     });
     return;
   }

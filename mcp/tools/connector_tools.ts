@@ -8,6 +8,7 @@ import {
   connectorSearchInput,
   connectorSearchOutput,
 } from "../schemas.ts";
+import { TOOL_SCOPES } from "../scopes.ts";
 import { type ToolContext, userTool } from "../tool_context.ts";
 
 /**
@@ -26,7 +27,7 @@ export function registerConnectorTools(server: McpServer, ctx: ToolContext): voi
     outputSchema: connectorSearchOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, ({ query }) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.search, async (userId) => {
       const page = query.trim()
         ? await conversations.search(userId, { q: query, limit: LIMITS.searchPageDefault })
         : { items: [] };
@@ -48,7 +49,7 @@ export function registerConnectorTools(server: McpServer, ctx: ToolContext): voi
     outputSchema: connectorFetchOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, ({ id }) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.fetch, async (userId) => {
       const loaded = await conversations.load(userId, id, { limit: LIMITS.messagePageMax });
       const c = loaded.conversation;
       const document = {

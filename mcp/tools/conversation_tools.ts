@@ -26,6 +26,7 @@ import {
   searchInput,
 } from "../schemas.ts";
 import { dataResult } from "../tool_result.ts";
+import { TOOL_SCOPES } from "../scopes.ts";
 import { type ToolContext, userTool } from "../tool_context.ts";
 
 const loadCursor = z.object({ s: z.int().min(-1) });
@@ -54,7 +55,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: savedOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.save_conversation, async (userId) => {
       const conversation = await conversations.save(userId, {
         title: input.title,
         messages: input.messages,
@@ -79,7 +80,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: loadedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.load_conversation, async (userId) => {
       if (input.last_n !== undefined && input.cursor !== undefined) {
         throw new Invalid("Give last_n or cursor, not both.");
       }
@@ -115,7 +116,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: appendedOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.append_to_conversation, async (userId) => {
       const result = await conversations.append(userId, input.conversation_id, input.messages);
       const added = result.messages.filter((m) => !m.duplicate).length;
       return dataResult(
@@ -137,7 +138,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: listedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.list_conversations, async (userId) => {
       const page = await conversations.list(userId, {
         limit: input.limit ?? LIMITS.listPageDefault,
         cursor: input.cursor,
@@ -164,7 +165,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: searchedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.search_conversations, async (userId) => {
       const page = await conversations.search(userId, {
         q: input.query,
         limit: input.limit ?? LIMITS.searchPageDefault,
@@ -190,7 +191,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     outputSchema: deletedOutput,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   }, (input) =>
-    userTool(ctx, async (userId) => {
+    userTool(ctx, TOOL_SCOPES.delete_conversation, async (userId) => {
       await conversations.delete(userId, input.conversation_id);
       return dataResult("Deleted.", { deleted: input.conversation_id });
     }));

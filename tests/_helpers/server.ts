@@ -105,3 +105,22 @@ export async function withServer(
     await server.close();
   }
 }
+
+/**
+ * A fresh account whose `token` is a personal access token, which `/mcp` accepts (the access
+ * token sign-in returns is for the API and dashboard only); `accessToken` is that one.
+ */
+export async function signUpForMcp(
+  server: TestServer,
+): Promise<
+  { token: string; accessToken: string; userId: string; email: string; password: string }
+> {
+  const account = await signUp(server);
+  const res = await server.call("/api/tokens", {
+    method: "POST",
+    token: account.token,
+    json: { name: "mcp tests" },
+  });
+  if (res.status !== 201) throw new Error(`token failed: ${res.status} ${await res.text()}`);
+  return { ...account, accessToken: account.token, token: (await res.json()).secret };
+}

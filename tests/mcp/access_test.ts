@@ -7,7 +7,7 @@ import {
   type Json,
   MCP_MODES,
 } from "../_helpers/mcp_client.ts";
-import { signUp, startServer, withServer } from "../_helpers/server.ts";
+import { signUpForMcp, startServer, withServer } from "../_helpers/server.ts";
 
 const INIT = {
   jsonrpc: "2.0",
@@ -59,7 +59,7 @@ Deno.test("/mcp and /sse without a credential: 401 with a challenge naming the r
 
 Deno.test("MCP requests from a foreign Origin or to an unknown Host get 403", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const headers = { ...MCP_HEADERS, Authorization: `Bearer ${token}` };
     const post = (extra: Record<string, string>, path = "/mcp") =>
       fetch(server.url + path, {
@@ -96,8 +96,8 @@ Deno.test("MCP requests from a foreign Origin or to an unknown Host get 403", ()
 
 Deno.test("2025-11-25 sessions: stored, owned by one user, ended by DELETE", () =>
   withServer(async (server) => {
-    const a = await signUp(server);
-    const b = await signUp(server);
+    const a = await signUpForMcp(server);
+    const b = await signUpForMcp(server);
     const post = (token: string, body: unknown, session?: string) =>
       fetch(server.url + "/mcp", {
         method: "POST",
@@ -152,7 +152,7 @@ Deno.test("2025-11-25 sessions: stored, owned by one user, ended by DELETE", () 
 for (const mode of ["legacy", "sse"] as const) {
   Deno.test(`/open (${mode}): tools say "log in first" until mcp_login binds the session`, () =>
     withServer(async (server) => {
-      const account = await signUp(server);
+      const account = await signUpForMcp(server);
       const client = await connectMcp(server, { mode, open: true });
       const names = (await client.listTools()).tools.map((t) => t.name);
       for (const name of ["mcp_register", "mcp_login", "set_api_token"]) {
@@ -215,7 +215,7 @@ Deno.test("/open: mcp_register and set_api_token bind too; a second client stays
     const bad = await callTool(other, "set_api_token", { token: "psv_nope" });
     assert.match(errorText(bad), /unauthorized/);
 
-    const account = await signUp(server);
+    const account = await signUpForMcp(server);
     const pat = await (await server.call("/api/tokens", {
       method: "POST",
       token: account.token,
@@ -234,7 +234,7 @@ Deno.test("/open: a login is honoured by a second instance on the same database"
   const one = await startServer();
   const two = await startServer({ env: { PENSIEVE_DB: `sqlite:${one.dbPath}` } });
   try {
-    const account = await signUp(one);
+    const account = await signUpForMcp(one);
     const init = await fetch(`${one.url}/open/mcp`, {
       method: "POST",
       headers: MCP_HEADERS,
@@ -282,7 +282,7 @@ Deno.test("/open speaks only the 2025 era: a negotiating client falls back to in
   withServer(async (server) => {
     const client = await connectMcp(server, { mode: "modern", open: true });
     assert.ok((await client.listTools()).tools.some((t) => t.name === "mcp_login"));
-    const account = await signUp(server);
+    const account = await signUpForMcp(server);
     await callOk(client, "mcp_login", { email: account.email, password: account.password });
     assert.deepEqual((await callOk(client, "list_conversations", {})).conversations, []);
     await client.close();
@@ -291,7 +291,7 @@ Deno.test("/open speaks only the 2025 era: a negotiating client falls back to in
 for (const mode of MCP_MODES) {
   Deno.test(`mcp ${mode}: a revoked credential stops working mid-connection`, () =>
     withServer(async (server) => {
-      const account = await signUp(server);
+      const account = await signUpForMcp(server);
       const pat = await (await server.call("/api/tokens", {
         method: "POST",
         token: account.token,

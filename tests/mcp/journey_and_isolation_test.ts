@@ -7,11 +7,11 @@ import {
   type Json,
   MCP_MODES,
 } from "../_helpers/mcp_client.ts";
-import { signUp, withServer } from "../_helpers/server.ts";
+import { signUpForMcp, withServer } from "../_helpers/server.ts";
 
 Deno.test("journey: save in one session, continue from other sessions and transports and REST", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const claude = await connectMcp(server, { mode: "legacy", token });
     const saved = await callOk(claude, "save_conversation", {
       title: "Garden plan",
@@ -55,8 +55,8 @@ Deno.test("journey: save in one session, continue from other sessions and transp
 for (const mode of MCP_MODES) {
   Deno.test(`isolation (${mode}): another user's conversation is exactly like a missing one`, () =>
     withServer(async (server) => {
-      const owner = await signUp(server);
-      const intruder = await signUp(server);
+      const owner = await signUpForMcp(server);
+      const intruder = await signUpForMcp(server);
       const mine = await connectMcp(server, { mode, token: owner.token });
       const saved = await callOk(mine, "save_conversation", {
         title: "Private diary",
@@ -116,8 +116,8 @@ for (const mode of MCP_MODES) {
 
 Deno.test("limits: tool calls per user per minute, then an isError with the wait", () =>
   withServer(async (server) => {
-    const a = await signUp(server);
-    const b = await signUp(server);
+    const a = await signUpForMcp(server);
+    const b = await signUpForMcp(server);
     const client = await connectMcp(server, { mode: "legacy", token: a.token });
     for (let i = 0; i < 5; i++) await callOk(client, "list_conversations", {});
     const refused = errorText(await callTool(client, "list_conversations", {}));
@@ -130,7 +130,7 @@ Deno.test("limits: tool calls per user per minute, then an isError with the wait
 
 Deno.test("limits: an oversized MCP request is refused with 413 and stores nothing", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const body = JSON.stringify({
       jsonrpc: "2.0",
       id: 1,
@@ -157,7 +157,7 @@ Deno.test("limits: an oversized MCP request is refused with 413 and stores nothi
 
 Deno.test("limits: new MCP sessions per user (per address on /open) per minute, then 429", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const initialize = (path: string, auth?: string) =>
       fetch(`${server.url}${path}`, {
         method: "POST",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { callOk, connectMcp, type Json } from "../_helpers/mcp_client.ts";
-import { signUp, withServer } from "../_helpers/server.ts";
+import { signUpForMcp, withServer } from "../_helpers/server.ts";
 
 const LEGACY_CALL = {
   jsonrpc: "2.0",
@@ -12,7 +12,7 @@ const LEGACY_CALL = {
 for (const responseMode of ["json", "sse", "auto"] as const) {
   Deno.test(`response mode ${responseMode}: both eras work and answer in that shape`, () =>
     withServer(async (server) => {
-      const { token } = await signUp(server);
+      const { token } = await signUpForMcp(server);
       for (const mode of ["legacy", "modern"] as const) {
         const client = await connectMcp(server, { mode, token });
         const saved = await callOk(client, "save_conversation", {
@@ -51,7 +51,7 @@ for (const responseMode of ["json", "sse", "auto"] as const) {
 
 Deno.test("concurrent requests with the same JSON-RPC id each get their own answer", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const client = await connectMcp(server, { mode: "legacy", token });
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {

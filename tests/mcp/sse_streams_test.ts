@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectMcp } from "../_helpers/mcp_client.ts";
-import { signUp, startServer, type TestServer, withServer } from "../_helpers/server.ts";
+import { signUpForMcp, startServer, type TestServer, withServer } from "../_helpers/server.ts";
 
 /** Opens a raw SSE stream and reads until its endpoint event. */
 async function openStream(server: TestServer, token?: string, path = "/sse") {
@@ -31,7 +31,7 @@ const sessionRows = (server: TestServer) => server.store.rawQuery("SELECT * FROM
 
 Deno.test("SSE: endpoint event, keep-alive comments, clean teardown when the client goes", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const stream = await openStream(server, token);
     assert.equal(stream.res.headers.get("Content-Type"), "text/event-stream");
     assert.match(stream.endpoint!, /^\/messages\?sessionId=[A-Za-z0-9_-]{43}$/);
@@ -44,8 +44,8 @@ Deno.test("SSE: endpoint event, keep-alive comments, clean teardown when the cli
 
 Deno.test("SSE: open streams are bounded per user, and per address on /open", () =>
   withServer(async (server) => {
-    const a = await signUp(server);
-    const b = await signUp(server);
+    const a = await signUpForMcp(server);
+    const b = await signUpForMcp(server);
     const held = [await openStream(server, a.token), await openStream(server, a.token)];
     const third = await openStream(server, a.token);
     assert.equal(third.res.status, 429);
@@ -71,7 +71,7 @@ Deno.test("SSE: POST /messages for a stream this instance does not hold says aff
   const one = await startServer();
   const two = await startServer({ env: { PENSIEVE_DB: `sqlite:${one.dbPath}` } });
   try {
-    const { token } = await signUp(one);
+    const { token } = await signUpForMcp(one);
     const stream = await openStream(one, token);
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
     const headers = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
@@ -92,7 +92,7 @@ Deno.test("SSE: POST /messages for a stream this instance does not hold says aff
     assert.equal(garbage.status, 400);
     await garbage.body?.cancel();
     // Another user's credential cannot post into this stream.
-    const other = await signUp(one);
+    const other = await signUpForMcp(one);
     const foreign = await fetch(one.url + stream.endpoint, {
       method: "POST",
       headers: { ...headers, Authorization: `Bearer ${other.token}` },
@@ -109,7 +109,7 @@ Deno.test("SSE: POST /messages for a stream this instance does not hold says aff
 
 Deno.test("SSE: draining closes open streams and refuses new ones", () =>
   withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const client = await connectMcp(server, { mode: "sse", token });
     assert.equal(sessionRows(server).length, 1);
     server.app.startDraining();

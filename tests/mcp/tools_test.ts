@@ -9,14 +9,14 @@ import {
   MCP_MODES,
   type McpMode,
 } from "../_helpers/mcp_client.ts";
-import { signUp, type TestServer, withServer } from "../_helpers/server.ts";
+import { signUpForMcp, type TestServer, withServer } from "../_helpers/server.ts";
 
 async function withClient(
   mode: McpMode,
   fn: (client: Client, server: TestServer) => Promise<void>,
 ): Promise<void> {
   await withServer(async (server) => {
-    const { token } = await signUp(server);
+    const { token } = await signUpForMcp(server);
     const client = await connectMcp(server, { mode, token });
     try {
       await fn(client, server);
