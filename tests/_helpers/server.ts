@@ -33,8 +33,16 @@ export async function startServer(
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
   const ownPath = `${dir}/pensieve.db`;
+  // Listen first, so the public URL (OAuth issuer, resource, links) is the one tests reach.
+  let app: App | undefined;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => app!.hono.fetch(request, { remoteAddr: info.remoteAddr }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
   const config = parseConfig({
     PENSIEVE_DB: `sqlite:${ownPath}`,
+    PENSIEVE_PUBLIC_URL: url,
     PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: "100000",
     PENSIEVE_REGISTER_LIMIT_PER_ADDRESS: "100000",
     PENSIEVE_SQLITE_SYNCHRONOUS: "NORMAL",
@@ -47,15 +55,10 @@ export async function startServer(
     path: dbPath,
     synchronous: config.db.kind === "sqlite" ? config.db.synchronous : "FULL",
   });
-  const app = createApp({ config, store, clock: options.clock ?? systemClock });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) => app.hono.fetch(request, { remoteAddr: info.remoteAddr }),
-  );
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  app = createApp({ config, store, clock: options.clock ?? systemClock });
   return {
     url,
-    app,
+    app: app!,
     store,
     config,
     dbPath,
