@@ -34,10 +34,10 @@ export async function startServer(
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
   const ownPath = `${dir}/pensieve.db`;
   // Listen first, so the public URL (OAuth issuer, resource, links) is the one tests reach.
-  let app: App | undefined;
+  const built: { app?: App } = {};
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) => app!.hono.fetch(request, { remoteAddr: info.remoteAddr }),
+    (request, info) => built.app!.hono.fetch(request, { remoteAddr: info.remoteAddr }),
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
   const config = parseConfig({
@@ -55,10 +55,11 @@ export async function startServer(
     path: dbPath,
     synchronous: config.db.kind === "sqlite" ? config.db.synchronous : "FULL",
   });
-  app = createApp({ config, store, clock: options.clock ?? systemClock });
+  const app = createApp({ config, store, clock: options.clock ?? systemClock });
+  built.app = app;
   return {
     url,
-    app: app!,
+    app,
     store,
     config,
     dbPath,
