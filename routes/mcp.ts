@@ -93,11 +93,11 @@ export function mcpRoutes(deps: {
     } catch (error) {
       if (!(error instanceof Unauthorized)) throw error;
       // This challenge is what starts the OAuth flow in claude.ai and ChatGPT.
-      const invalid = match ? ', error="invalid_token"' : "";
+      const invalid = match ? 'error="invalid_token", ' : "";
       return c.json(errorBody(error.code, error.message), 401, {
-        "WWW-Authenticate": `Bearer resource_metadata="${
+        "WWW-Authenticate": `Bearer ${invalid}resource_metadata="${
           resourceMetadataUrl(config, resourcePath)
-        }"${invalid}`,
+        }", scope="${SCOPES.join(" ")}"`,
       });
     }
   }

@@ -8,7 +8,7 @@ import type { TestServer } from "./server.ts";
 
 /** What the user does in the browser: sign in on Pensieve's page, then approve or deny. */
 export async function consentInBrowser(
-  server: TestServer,
+  server: Pick<TestServer, "url">,
   authorizeUrl: string | URL,
   account: { email: string; password: string },
   decision: "approve" | "deny" = "approve",

@@ -34,7 +34,8 @@ Deno.test("/mcp and /sse without a credential: 401 with a challenge naming the r
       assert.equal(res.status, 401, path);
       assert.equal(
         res.headers.get("WWW-Authenticate"),
-        `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource${resource}"`,
+        `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource${resource}", ` +
+          `scope="conversations:read conversations:write conversations:delete"`,
         path,
       );
       assert.equal((await res.json()).error.code, "unauthorized");
