@@ -485,16 +485,28 @@ Deno.test("access tokens: expired, wrong audience, dashboard tokens and forged g
     clock.advance(3_600_000 + 1_000);
     assert.equal(await mcpStatus(server, issued.access_token), 401, "expired");
     // A password change revokes OAuth grants as well.
-    const fresh = await redeem(server, await codeFor(server, account));
+    const freshCode = await codeFor(server, account);
+    const fresh = await redeem(server, freshCode);
     assert.equal(await mcpStatus(server, fresh.body.access_token), 200);
     clock.advance(1_000);
+    const login = await (await server.call("/auth/login", {
+      method: "POST",
+      json: { email: account.email, password: account.password },
+    })).json();
     const changed = await server.call("/auth/password", {
       method: "POST",
-      token: account.token,
+      token: login.access_token,
       json: { current_password: account.password, new_password: "a new long password" },
     });
-    assert.equal(changed.status, 401, "the old dashboard token expired with the clock");
+    assert.equal(changed.status, 200);
     await changed.body?.cancel();
+    assert.equal(await mcpStatus(server, fresh.body.access_token), 401);
+    const refreshed = await token(server, {
+      grant_type: "refresh_token",
+      refresh_token: fresh.body.refresh_token,
+      client_id: freshCode.clientId,
+    });
+    assert.equal(refreshed.body.error, "invalid_grant");
   } finally {
     await server.close();
   }
