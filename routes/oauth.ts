@@ -9,7 +9,7 @@ import { base64url } from "../core/secrets.ts";
 import type { Services } from "../core/services.ts";
 import type { AppEnv } from "./env.ts";
 import { clientAddress } from "./middleware/client_address.ts";
-import { authorizeErrorPage, consentPage, signInPage } from "./oauth_pages.ts";
+import { authorizeErrorPage, connectedAppsPage, consentPage, signInPage } from "./oauth_pages.ts";
 
 /** The authorization request parameters a sign-in or consent form carries through. */
 const AUTHORIZE_PARAMS = [
@@ -308,6 +308,50 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
         "unsupported_grant_type",
         "grant_type must be authorization_code or refresh_token.",
       );
+    })
+    .get("/settings/connected-apps", async (c) => {
+      const session = await sessionUser(c);
+      if (!session) {
+        return html(
+          c,
+          authorizeErrorPage("Sign in first (connect an app, or use the dashboard)."),
+          401,
+        );
+      }
+      const user = await services.accounts.me(session.userId);
+      const apps = await server.connectedApps(session.userId);
+      const tokens = new Map<string, string>();
+      for (const { grant } of apps) {
+        tokens.set(grant.id, await hmac(secret, `disconnect\n${session.token}\n${grant.id}`));
+      }
+      return html(
+        c,
+        connectedAppsPage({
+          email: user.email,
+          apps: apps.map(({ grant, clientName }) => ({
+            id: grant.id,
+            name: clientName,
+            scopes: grant.scopes,
+            connectedAt: new Date(grant.createdAt).toISOString(),
+            lastUsedAt: new Date(grant.lastUsedAt).toISOString(),
+          })),
+          csrf: (id) => tokens.get(id)!,
+        }),
+      );
+    })
+    .post("/settings/connected-apps/:id/revoke", async (c) => {
+      const session = await sessionUser(c);
+      const origin = c.req.header("Origin");
+      const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
+      const id = c.req.param("id");
+      if (
+        !session || (origin && origin !== config.publicUrl) ||
+        form.csrf !== await hmac(secret, `disconnect\n${session.token}\n${id}`)
+      ) {
+        return html(c, authorizeErrorPage("The form expired; open connected apps again."), 403);
+      }
+      await server.disconnect(session.userId, id);
+      return c.redirect("/settings/connected-apps", 303);
     })
     .post("/revoke", async (c) => {
       const form = await readForm(c);

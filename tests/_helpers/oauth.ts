@@ -12,7 +12,7 @@ export async function consentInBrowser(
   authorizeUrl: string | URL,
   account: { email: string; password: string },
   decision: "approve" | "deny" = "approve",
-): Promise<{ location: string; status: number; page?: string }> {
+): Promise<{ location: string; status: number; page?: string; cookie?: string }> {
   const url = new URL(authorizeUrl);
   const signIn = await fetch(url, { redirect: "manual" });
   const signInPage = await signIn.text();
@@ -44,7 +44,7 @@ export async function consentInBrowser(
     redirect: "manual",
   });
   const page = await done.text();
-  return { location: done.headers.get("Location") ?? "", status: done.status, page };
+  return { location: done.headers.get("Location") ?? "", status: done.status, page, cookie };
 }
 
 /** The hidden inputs of a page's form, unescaped. */
