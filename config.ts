@@ -50,6 +50,8 @@ export interface McpConfig {
   responseMode: "auto" | "json" | "sse";
   /** Tool calls, resource reads and prompt gets one user may make per minute. */
   callsPerMinute: number;
+  /** New MCP sessions (initialize, SSE streams) per user, or per address on `/open`, a minute. */
+  sessionsPerMinute: number;
   /** An idle MCP session (Streamable HTTP or SSE) ends after this many seconds. */
   sessionIdleSeconds: number;
   /** Open legacy SSE streams per user (and per address on `/open/sse` before login). */
@@ -153,6 +155,8 @@ const envSchema = z.object({
   }).default("auto"),
   PENSIEVE_MCP_CALLS_PER_MINUTE: integer("PENSIEVE_MCP_CALLS_PER_MINUTE", 1, 1_000_000)
     .default(300),
+  PENSIEVE_MCP_SESSIONS_PER_MINUTE: integer("PENSIEVE_MCP_SESSIONS_PER_MINUTE", 1, 1_000_000)
+    .default(30),
   PENSIEVE_MCP_SESSION_IDLE: duration("PENSIEVE_MCP_SESSION_IDLE").default(86_400),
   PENSIEVE_SSE_STREAMS_PER_USER: integer("PENSIEVE_SSE_STREAMS_PER_USER", 1, 1000).default(10),
   PENSIEVE_SSE_KEEPALIVE: duration("PENSIEVE_SSE_KEEPALIVE").default(15),
@@ -223,6 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mcp: {
       responseMode: e.PENSIEVE_MCP_RESPONSE_MODE,
       callsPerMinute: e.PENSIEVE_MCP_CALLS_PER_MINUTE,
+      sessionsPerMinute: e.PENSIEVE_MCP_SESSIONS_PER_MINUTE,
       sessionIdleSeconds: e.PENSIEVE_MCP_SESSION_IDLE,
       sseStreamsPerUser: e.PENSIEVE_SSE_STREAMS_PER_USER,
       sseKeepAliveSeconds: e.PENSIEVE_SSE_KEEPALIVE,

@@ -57,14 +57,23 @@ export interface NewPersonalToken {
 /** Which MCP endpoint family a session belongs to: `/mcp` (credential) or `/open/…` (in-band). */
 export type McpEndpoint = "mcp" | "open";
 
+/** Which MCP transport a session belongs to; an id of one is never accepted by the other. */
+export type McpTransportKind = "streamable" | "sse";
+
 /** An MCP session as stored: only the SHA-256 of its id is kept. */
 export interface McpSessionRecord {
   idHash: string;
   endpoint: McpEndpoint;
+  transport: McpTransportKind;
   /** Null until a user is bound (only ever null on `/open`). */
   userId: string | null;
   /** When the user was bound: a password change after it ends the binding. */
   boundAt: number | null;
+  /**
+   * What an in-band sign-in used, so the binding ends with it: `password`, `pat:<sha256>` or
+   * `jwt:<jti>:<expires ms>`. Null when the user comes from each request's own credential.
+   */
+  boundCredential: string | null;
   createdAt: number;
   expiresAt: number;
 }
@@ -118,8 +127,11 @@ export interface Store {
   getMcpSession(idHash: string, now: number): Promise<McpSessionRecord | null>;
   /** Moves the expiry; false when the session is gone. */
   extendMcpSession(idHash: string, expiresAt: number): Promise<boolean>;
-  /** Binds a user (null unbinds) at `now`; false when the session is gone. */
-  bindMcpSession(idHash: string, userId: string | null, now: number): Promise<boolean>;
+  /** Binds a user at `now` with the credential used, and moves the expiry; false when gone. */
+  bindMcpSession(
+    idHash: string,
+    binding: { userId: string; credential: string; now: number; expiresAt: number },
+  ): Promise<boolean>;
   deleteMcpSession(idHash: string): Promise<void>;
 
   // OAuth: clients, codes, grants and refresh tokens, so any instance can serve any step

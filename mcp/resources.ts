@@ -24,7 +24,8 @@ export function registerConversationResources(server: McpServer, ctx: ToolContex
   });
   server.registerResource("conversation", template, {
     title: "Saved conversation",
-    description: "A saved conversation with its messages (the first 1000), as JSON.",
+    description: "A saved conversation with its messages (the first 1000), as JSON. The list " +
+      "holds the 100 most recently updated; use list_conversations or search to find older ones.",
     mimeType: "application/json",
   }, (uri, variables) =>
     userRead(ctx, async (userId) => {

@@ -18,7 +18,12 @@ const INSTRUCTIONS = "Pensieve keeps the user's AI conversations so they can be 
 /** One MCP server instance for one caller: every tool, resource and prompt Pensieve offers. */
 export function buildMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    capabilities: { tools: {}, resources: {}, prompts: {} },
+    // The lists never change while the server runs, so nothing is promised to listeners.
+    capabilities: {
+      tools: { listChanged: false },
+      resources: { listChanged: false },
+      prompts: { listChanged: false },
+    },
     instructions: caller.endpoint === "open"
       ? `${INSTRUCTIONS} On this connection, sign in first with mcp_login or set_api_token.`
       : INSTRUCTIONS,

@@ -2,10 +2,13 @@ import { type AuthInfo, parseJSONRPCMessage } from "@modelcontextprotocol/server
 import { TooMany } from "../core/errors.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
 import { buildMcpServer } from "./server.ts";
-import { startSession } from "./session_start.ts";
+import { countOpenRequest, quotaKey, startSession } from "./session_start.ts";
 import { SseServerTransport } from "./sse_transport.ts";
 import type { McpRequestIdentity } from "./streamable_http.ts";
 import type { McpDeps } from "./tool_context.ts";
+
+/** The same bound on a batch as the SDK's Streamable HTTP transport. */
+const MAX_BATCH = 100;
 
 interface OpenStream {
   transport: SseServerTransport;
@@ -29,30 +32,42 @@ export class SseStreams {
   /** Opens a stream whose endpoint event tells the client where to POST its messages. */
   async open(identity: McpRequestIdentity, messagesPath: string): Promise<Response> {
     const { sessions, config } = this.deps;
-    const quotaKey = identity.credentialUserId ?? `address:${identity.clientAddress}`;
-    const held = this.#perKey.get(quotaKey) ?? 0;
+    const key = quotaKey(identity);
+    // The place is taken before the first await, so concurrent opens cannot all slip through.
+    const held = this.#perKey.get(key) ?? 0;
     if (held >= config.mcp.sseStreamsPerUser) {
       throw new TooMany(
         `At most ${config.mcp.sseStreamsPerUser} SSE streams may be open at once; close one first.`,
         5,
       );
     }
-    const session = await startSession(this.deps, identity);
+    this.#perKey.set(key, held + 1);
+    const release = () => {
+      const left = (this.#perKey.get(key) ?? 1) - 1;
+      if (left > 0) this.#perKey.set(key, left);
+      else this.#perKey.delete(key);
+    };
+    let session;
+    try {
+      await countOpenRequest(this.deps, identity);
+      session = await startSession(this.deps, identity, "sse");
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const sessionId = session.id;
     const transport = new SseServerTransport(
-      session.id,
-      `${messagesPath}?sessionId=${encodeURIComponent(session.id)}`,
+      sessionId,
+      `${messagesPath}?sessionId=${encodeURIComponent(sessionId)}`,
       config.mcp.sseKeepAliveSeconds * 1000,
     );
-    const server = buildMcpServer(this.deps, { ...identity, sessionId: session.id });
-    this.#open.set(session.id, { transport, identity, quotaKey });
-    this.#perKey.set(quotaKey, held + 1);
+    const server = buildMcpServer(this.deps, { ...identity, transport: "sse", sessionId });
+    this.#open.set(sessionId, { transport, identity, quotaKey: key });
     transport.onclose = () => {
-      this.#open.delete(session.id);
-      const left = (this.#perKey.get(quotaKey) ?? 1) - 1;
-      if (left > 0) this.#perKey.set(quotaKey, left);
-      else this.#perKey.delete(quotaKey);
+      this.#open.delete(sessionId);
+      release();
       server.close().catch(() => {});
-      const ending = sessions.end(session.id).catch(this.deps.onUnexpected);
+      const ending = sessions.end(sessionId).catch(this.deps.onUnexpected);
       this.#ending.add(ending);
       ending.finally(() => this.#ending.delete(ending));
     };
@@ -79,7 +94,8 @@ export class SseStreams {
       (identity.endpoint === "mcp" &&
         stream.identity.credentialUserId !== identity.credentialUserId)
     ) {
-      const elsewhere = !stream && await this.deps.sessions.find(sessionId, identity.endpoint);
+      const elsewhere = !stream &&
+        await this.deps.sessions.find(sessionId, identity.endpoint, "sse");
       return jsonRpcError(
         404,
         -32001,
@@ -90,12 +106,20 @@ export class SseStreams {
             "behind a load balancer); open a new stream with GET.",
       );
     }
+    await countOpenRequest(this.deps, identity);
     let messages: unknown[];
     try {
       const parsed = JSON.parse(body);
       messages = (Array.isArray(parsed) ? parsed : [parsed]).map((m) => parseJSONRPCMessage(m));
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not a JSON-RPC message.");
+    }
+    if (messages.length === 0 || messages.length > MAX_BATCH) {
+      return jsonRpcError(
+        400,
+        -32600,
+        `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages.`,
+      );
     }
     for (const message of messages) {
       stream.transport.receive(message as ReturnType<typeof parseJSONRPCMessage>, authInfo);

@@ -7,6 +7,9 @@ import type {
 
 const encoder = new TextEncoder();
 
+/** Unread output a stream may hold before it is given up on. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
 /**
  * The 2024-11-05 HTTP+SSE transport on web streams: the server's messages go down one
  * long-lived `text/event-stream`, the client's arrive by `POST /messages?sessionId=…` and are
@@ -34,7 +37,7 @@ export class SseServerTransport implements Transport {
       },
       // The client went away.
       cancel: () => this.#finish(false),
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
   }
 
   start(): Promise<void> {
@@ -67,6 +70,13 @@ export class SseServerTransport implements Transport {
 
   #write(frame: string): void {
     if (this.#closed) return;
+    // A client that stops reading while it keeps asking would otherwise grow this queue
+    // without bound: past the limit the stream is closed, and the client must reconnect.
+    if ((this.#controller.desiredSize ?? 0) < -MAX_BUFFERED_BYTES) {
+      this.onerror?.(new Error("SSE client is not reading; closing the stream."));
+      this.#finish(true);
+      return;
+    }
     try {
       this.#controller.enqueue(encoder.encode(frame));
     } catch (error) {

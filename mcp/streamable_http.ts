@@ -10,7 +10,7 @@ import type { McpEndpoint } from "../db/store.ts";
 import type { McpCaller } from "./caller.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
 import { buildMcpServer } from "./server.ts";
-import { startSession } from "./session_start.ts";
+import { countOpenRequest, startSession } from "./session_start.ts";
 import type { McpDeps } from "./tool_context.ts";
 
 /** What the HTTP layer established about a request before it reaches MCP. */
@@ -32,6 +32,25 @@ function callerOf(authInfo: AuthInfo | undefined): McpCaller {
   const caller = authInfo?.extra?.caller as McpCaller | undefined;
   if (!caller) throw new Error("MCP request without a caller");
   return caller;
+}
+
+/** The transport answers 406 unless a client accepts both; no session is started for those. */
+function acceptsBoth(request: Request): boolean {
+  const accept = request.headers.get("accept") ?? "";
+  return accept.includes("application/json") && accept.includes("text/event-stream");
+}
+
+/** The id of a `subscriptions/listen` request, or undefined when it is something else. */
+async function listenRequestId(request: Request): Promise<string | number | null | undefined> {
+  if (request.method !== "POST") return undefined;
+  try {
+    const body = JSON.parse(await request.clone().text());
+    return !Array.isArray(body) && body?.method === "subscriptions/listen"
+      ? (body.id ?? null)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function authInfoFor(caller: McpCaller): AuthInfo {
@@ -127,7 +146,7 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
         },
       );
     }
-    const session = headerId ? await sessions.find(headerId, endpoint) : null;
+    const session = headerId ? await sessions.find(headerId, endpoint, "streamable") : null;
     if (headerId && (!session || (endpoint === "mcp" && session.userId !== credentialUserId))) {
       return jsonRpcError(404, -32001, "Session not found: initialize a new session.");
     }
@@ -145,9 +164,19 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     } catch {
       parsedBody = undefined; // the transport answers with its own parse error
     }
-    const caller: McpCaller = { ...identity, sessionId: session?.id ?? null };
-    if (!headerId && parsedBody !== undefined && isInitializeRequest(parsedBody)) {
-      const started = await startSession(deps, identity);
+    if (Array.isArray(parsedBody) && parsedBody.length === 0) {
+      return jsonRpcError(400, -32600, "Invalid Request: an empty batch.");
+    }
+    const caller: McpCaller = {
+      ...identity,
+      transport: "streamable",
+      sessionId: session?.id ?? null,
+    };
+    if (
+      !headerId && parsedBody !== undefined && isInitializeRequest(parsedBody) &&
+      acceptsBoth(request)
+    ) {
+      const started = await startSession(deps, identity, "streamable");
       return serveLegacy(request, { ...caller, sessionId: started.id }, parsedBody, started.id);
     }
     return serveLegacy(request, caller, parsedBody);
@@ -155,10 +184,24 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
 
   return {
     async handle(request, identity) {
+      await countOpenRequest(deps, identity);
       // Sign-in state lives in a 2025-era session, so `/open` speaks only that era; a client
       // probing with server/discover is told the version is unsupported and falls back.
-      if (identity.endpoint === "mcp" && !(await isLegacyRequest(request))) {
-        const caller: McpCaller = { ...identity, sessionId: null };
+      const legacy = await isLegacyRequest(request, undefined, {
+        maxRequestBodySize: config.maxBodyBytes,
+      });
+      if (identity.endpoint === "mcp" && !legacy) {
+        const listenId = await listenRequestId(request);
+        if (listenId !== undefined) {
+          // Pensieve never changes its tools, resources or prompts while running: a listen
+          // stream would only hold a connection open.
+          return Response.json({
+            jsonrpc: "2.0",
+            id: listenId,
+            error: { code: -32601, message: "Pensieve sends no change notifications." },
+          });
+        }
+        const caller: McpCaller = { ...identity, transport: "streamable", sessionId: null };
         return modern.fetch(request, { authInfo: authInfoFor(caller) });
       }
       return handleLegacy(request, identity);

@@ -102,8 +102,10 @@ export const migrations: readonly string[] = [
   CREATE TABLE mcp_sessions (
     id_hash TEXT PRIMARY KEY,
     endpoint TEXT NOT NULL,
+    transport TEXT NOT NULL,
     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
     bound_at INTEGER,
+    bound_credential TEXT,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
   ) STRICT;

@@ -319,11 +319,13 @@ export class SqliteStore implements Store {
 
   async createMcpSession(session: McpSessionRecord): Promise<void> {
     this.#lightRun(
-      "INSERT INTO mcp_sessions (id_hash, endpoint, user_id, bound_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO mcp_sessions (id_hash, endpoint, transport, user_id, bound_at, bound_credential, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       session.idHash,
       session.endpoint,
+      session.transport,
       session.userId,
       session.boundAt,
+      session.boundCredential,
       session.createdAt,
       session.expiresAt,
     );
@@ -340,8 +342,10 @@ export class SqliteStore implements Store {
       ? {
         idHash: row.id_hash as string,
         endpoint: row.endpoint as McpSessionRecord["endpoint"],
+        transport: row.transport as McpSessionRecord["transport"],
         userId: row.user_id as string | null,
         boundAt: row.bound_at as number | null,
+        boundCredential: row.bound_credential as string | null,
         createdAt: row.created_at as number,
         expiresAt: row.expires_at as number,
       }
@@ -357,13 +361,19 @@ export class SqliteStore implements Store {
       0;
   }
 
-  async bindMcpSession(idHash: string, userId: string | null, now: number): Promise<boolean> {
+  async bindMcpSession(
+    idHash: string,
+    binding: { userId: string; credential: string; now: number; expiresAt: number },
+  ): Promise<boolean> {
     return this.#run(
-      "UPDATE mcp_sessions SET user_id = ?, bound_at = ? WHERE id_hash = ? AND expires_at > ?",
-      userId,
-      userId === null ? null : now,
+      `UPDATE mcp_sessions SET user_id = ?, bound_at = ?, bound_credential = ?, expires_at = ?
+       WHERE id_hash = ? AND expires_at > ?`,
+      binding.userId,
+      binding.now,
+      binding.credential,
+      binding.expiresAt,
       idHash,
-      now,
+      binding.now,
     ) > 0;
   }
 

@@ -1,6 +1,7 @@
 import type { CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import { Invalid } from "../../core/errors.ts";
 import { credentialsSchema } from "../../core/schemas.ts";
+import type { SignInCredential } from "../../core/mcp_sessions.ts";
 import type { User } from "../../core/types.ts";
 import { apiTokenInput, credentialsInput, signedInOutput } from "../schemas.ts";
 import { errorResult } from "../tool_result.ts";
@@ -16,9 +17,13 @@ const SAFER = "Prefer connecting Pensieve with OAuth or a personal access token:
 export function registerAccountTools(server: McpServer, ctx: ToolContext): void {
   const { accounts, authenticator } = ctx.services;
 
-  const bind = async (user: Pick<User, "id" | "email">, verb: string): Promise<CallToolResult> => {
+  const bind = async (
+    user: Pick<User, "id" | "email">,
+    signIn: SignInCredential,
+    verb: string,
+  ): Promise<CallToolResult> => {
     const sessionId = ctx.caller.sessionId;
-    if (!sessionId || !(await ctx.sessions.bind(sessionId, user.id))) {
+    if (!sessionId || !(await ctx.sessions.bind(sessionId, user.id, signIn))) {
       throw new Invalid(
         "This connection has no MCP session to sign in to. Reconnect (the client must keep " +
           "the Mcp-Session-Id of its initialize, or use the SSE transport), or use OAuth.",
@@ -54,7 +59,7 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     guard(async () => {
       const { email, password } = credentials(input);
       const session = await accounts.register(email, password, ctx.caller.clientAddress);
-      return bind(session.user, "Account created; signed in");
+      return bind(session.user, { kind: "password" }, "Account created; signed in");
     }));
 
   server.registerTool("mcp_login", {
@@ -68,7 +73,7 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     guard(async () => {
       const { email, password } = credentials(input);
       const session = await accounts.login(email, password, ctx.caller.clientAddress);
-      return bind(session.user, "Signed in");
+      return bind(session.user, { kind: "password" }, "Signed in");
     }));
 
   server.registerTool("set_api_token", {
@@ -81,7 +86,12 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   }, ({ token }) =>
     guard(async () => {
-      const principal = await authenticator.authenticate(token.trim());
-      return bind(await accounts.me(principal.userId), "Signed in");
+      const secret = token.trim();
+      const principal = await authenticator.authenticate(secret);
+      return bind(
+        await accounts.me(principal.userId),
+        { kind: "token", secret, principal },
+        "Signed in",
+      );
     }));
 }

@@ -189,4 +189,4 @@ Deno.test("limits: new MCP sessions per user (per address on /open) per minute, 
       assert.match((await refused.json()).error.message, /Too many new MCP sessions/);
     }
     assert.equal(server.store.rawQuery("SELECT * FROM mcp_sessions").length, 6);
-  }, { env: { PENSIEVE_MCP_CALLS_PER_MINUTE: "3" } }));
+  }, { env: { PENSIEVE_MCP_SESSIONS_PER_MINUTE: "3" } }));

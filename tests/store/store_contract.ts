@@ -176,7 +176,13 @@ export function runStoreContract(adapter: string, open: OpenStore): void {
   test("MCP sessions: create, find until expiry, bind, extend, delete, purge, cascade", async (store) => {
     const a = user(1);
     await store.createUser(a);
-    const base = { endpoint: "open" as const, createdAt: T0, expiresAt: T0 + 1000 };
+    const base = {
+      endpoint: "open" as const,
+      transport: "sse" as const,
+      createdAt: T0,
+      expiresAt: T0 + 1000,
+      boundCredential: null,
+    };
     await store.createMcpSession({ ...base, idHash: "h1", userId: null, boundAt: null });
     await store.createMcpSession({ ...base, idHash: "h2", userId: a.id, boundAt: T0 });
     assert.deepEqual(await store.getMcpSession("h1", T0), {
@@ -188,15 +194,19 @@ export function runStoreContract(adapter: string, open: OpenStore): void {
     assert.equal(await store.getMcpSession("h1", T0 + 1000), null, "expired");
     assert.equal(await store.getMcpSession("nope", T0), null);
 
-    assert.equal(await store.bindMcpSession("h1", a.id, T0 + 10), true);
-    assert.equal((await store.getMcpSession("h1", T0))?.userId, a.id);
-    assert.equal((await store.getMcpSession("h1", T0))?.boundAt, T0 + 10);
+    const binding = { userId: a.id, credential: "password", now: T0 + 10, expiresAt: T0 + 1500 };
+    assert.equal(await store.bindMcpSession("h1", binding), true);
+    const bound = await store.getMcpSession("h1", T0);
+    assert.equal(bound?.userId, a.id);
+    assert.equal(bound?.boundAt, T0 + 10);
+    assert.equal(bound?.boundCredential, "password");
+    assert.equal(bound?.expiresAt, T0 + 1500);
     assert.equal(
-      await store.bindMcpSession("h1", a.id, T0 + 2000),
+      await store.bindMcpSession("h1", { ...binding, now: T0 + 2000 }),
       false,
       "no binding once expired",
     );
-    assert.equal(await store.bindMcpSession("nope", a.id, T0), false);
+    assert.equal(await store.bindMcpSession("nope", binding), false);
 
     assert.equal(await store.extendMcpSession("h1", T0 + 5000), true);
     assert.ok(await store.getMcpSession("h1", T0 + 4000));
