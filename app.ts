@@ -6,6 +6,7 @@ import type { Clock } from "./core/clock.ts";
 import { TooLarge } from "./core/errors.ts";
 import { createServices, type Services } from "./core/services.ts";
 import type { Config } from "./config.ts";
+import type { MetadataFetcher } from "./core/oauth/client_metadata_document.ts";
 import type { Store } from "./db/store.ts";
 import { conversationRoutes } from "./routes/api/conversations.ts";
 import { searchRoutes } from "./routes/api/search.ts";
@@ -36,7 +37,13 @@ export interface App {
 }
 
 /** Builds the whole service from its dependencies. The one place routes are mounted. */
-export function createApp(deps: { config: Config; store: Store; clock: Clock }): App {
+export function createApp(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  /** How OAuth client metadata documents are fetched; the network unless a test says so. */
+  metadataFetcher?: MetadataFetcher;
+}): App {
   const { config, store, clock } = deps;
   const services = createServices(deps);
   let draining = false;

@@ -2,6 +2,7 @@ import { type App, createApp } from "../../app.ts";
 import { type Config, parseConfig } from "../../config.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
 import { SqliteStore } from "../../db/sqlite/store.ts";
+import type { MetadataFetcher } from "../../core/oauth/client_metadata_document.ts";
 
 /** A whole Pensieve on a temp SQLite file, served by a real HTTP server on 127.0.0.1. */
 export interface TestServer {
@@ -29,7 +30,7 @@ export const TEST_SECRET = new TextEncoder().encode("test-secret-test-secret-tes
  * so suites that register many accounts from 127.0.0.1 are not throttled.
  */
 export async function startServer(
-  options: { env?: Record<string, string>; clock?: Clock } = {},
+  options: { env?: Record<string, string>; clock?: Clock; metadataFetcher?: MetadataFetcher } = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
   const ownPath = `${dir}/pensieve.db`;
@@ -55,7 +56,12 @@ export async function startServer(
     path: dbPath,
     synchronous: config.db.kind === "sqlite" ? config.db.synchronous : "FULL",
   });
-  const app = createApp({ config, store, clock: options.clock ?? systemClock });
+  const app = createApp({
+    config,
+    store,
+    clock: options.clock ?? systemClock,
+    metadataFetcher: options.metadataFetcher,
+  });
   built.app = app;
   return {
     url,

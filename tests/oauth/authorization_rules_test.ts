@@ -460,6 +460,35 @@ Deno.test("refresh: rotation, a retry within the grace, reuse revokes the family
   }
 });
 
+Deno.test("refresh: a connection ends at its absolute lifetime, however often it refreshed", async () => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer({ clock, env: { PENSIEVE_OAUTH_REFRESH_TTL: "2d" } });
+  try {
+    const account = await signUp(server);
+    const c = await codeFor(server, account);
+    let current = (await redeem(server, c)).body.refresh_token as string;
+    for (let hour = 0; hour < 36; hour += 12) {
+      clock.advance(12 * 3_600_000);
+      const next = await token(server, {
+        grant_type: "refresh_token",
+        refresh_token: current,
+        client_id: c.clientId,
+      });
+      assert.equal(next.status, 200, `after ${hour + 12} h`);
+      current = next.body.refresh_token;
+    }
+    clock.advance(13 * 3_600_000);
+    const late = await token(server, {
+      grant_type: "refresh_token",
+      refresh_token: current,
+      client_id: c.clientId,
+    });
+    assert.equal(late.body.error, "invalid_grant");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("access tokens: expired, wrong audience, dashboard tokens and forged grants are refused", async () => {
   const clock = new ManualClock(Date.now());
   const server = await startServer({ clock });

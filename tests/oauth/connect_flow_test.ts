@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import {
+  Client,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+} from "@modelcontextprotocol/client";
 import { callOk, callTool } from "../_helpers/mcp_client.ts";
 import { consentInBrowser, MemoryOAuthProvider } from "../_helpers/oauth.ts";
 import { signUp, withServer } from "../_helpers/server.ts";
@@ -155,4 +159,23 @@ Deno.test("OAuth: a read-only grant gets 403 insufficient_scope naming the scope
       assert.equal((await refused.json()).error.code, "insufficient_scope");
     }
     assert.equal(Number(server.store.rawQuery("SELECT count(*) AS n FROM conversations")[0].n), 0);
+  }));
+
+Deno.test("OAuth over the legacy SSE transport: the same sign-in, then tools on /sse", () =>
+  withServer(async (server) => {
+    const account = await signUp(server);
+    const provider = new MemoryOAuthProvider();
+    const sseUrl = new URL(`${server.url}/sse`);
+    const first = new SSEClientTransport(sseUrl, { authProvider: provider });
+    await assert.rejects(new Client({ name: "sse-oauth", version: "1" }).connect(first));
+    const consent = await consentInBrowser(server, provider.authorizationUrl!, account);
+    assert.equal(consent.status, 302, consent.page);
+    await first.finishAuth(new URL(consent.location).searchParams);
+    const client = new Client({ name: "sse-oauth", version: "1" });
+    await client.connect(new SSEClientTransport(sseUrl, { authProvider: provider }));
+    const saved = await callOk(client, "save_conversation", {
+      messages: [{ role: "user", content: "over SSE with OAuth" }],
+    });
+    assert.ok(saved.conversation.id);
+    await client.close();
   }));
