@@ -402,6 +402,7 @@ const server = await spawnServer({
   PENSIEVE_DB: `sqlite:${workDir}/pensieve.db`,
   PENSIEVE_SQLITE_SYNCHRONOUS: "NORMAL",
   PENSIEVE_MCP_CALLS_PER_MINUTE: "1000000",
+  PENSIEVE_MCP_SESSIONS_PER_MINUTE: "1000000",
 });
 let serverExit: number | undefined;
 server.child.status.then((status) => serverExit = status.code);

@@ -260,6 +260,7 @@ async function main(): Promise<void> {
         PENSIEVE_DB: `sqlite:${path}`,
         PENSIEVE_JWT_SECRET: "bench-secret-bench-secret-bench-secret",
         PENSIEVE_MCP_CALLS_PER_MINUTE: "1000000",
+        PENSIEVE_MCP_SESSIONS_PER_MINUTE: "1000000",
         // "auto" is the default, and answers a 2025-era tools/call with an SSE stream.
         PENSIEVE_MCP_RESPONSE_MODE: mode === "json" ? "json" : "auto",
       });
