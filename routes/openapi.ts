@@ -128,6 +128,27 @@ const operations: Record<string, Record<string, Operation>> = {
     },
     delete: { summary: "Revoke a personal access token", auth: true, status: 204 },
   },
+  "/api/connected-apps": {
+    get: {
+      summary: "Apps connected by OAuth, with their scopes and last use",
+      auth: true,
+      status: 200,
+      response: z.object({
+        connected_apps: z.array(z.object({
+          id: z.string(),
+          client_id: z.string(),
+          client_name: z.string(),
+          scopes: z.array(z.string()),
+          connected_at: z.string(),
+          last_used_at: z.string(),
+          expires_at: z.string(),
+        })),
+      }),
+    },
+  },
+  "/api/connected-apps/{id}": {
+    delete: { summary: "Disconnect an app: its tokens stop working", auth: true, status: 204 },
+  },
   "/api/conversations": {
     get: {
       summary: "List conversations, newest first",

@@ -85,6 +85,8 @@ Deno.test("/openapi.json describes every route with strict request schemas", () 
     const doc = await (await server.call("/openapi.json")).json();
     assert.equal(doc.openapi, "3.1.0");
     assert.deepEqual(Object.keys(doc.paths).sort(), [
+      "/api/connected-apps",
+      "/api/connected-apps/{id}",
       "/api/conversations",
       "/api/conversations/{id}",
       "/api/conversations/{id}/messages",
