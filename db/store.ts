@@ -139,14 +139,18 @@ export interface Store {
   saveOAuthClient(client: OAuthClient): Promise<void>;
   getOAuthClient(clientId: string): Promise<OAuthClient | null>;
   createOAuthCode(userId: string, code: OAuthCode): Promise<void>;
+  /** The code with this hash, redeemed or not; the code is the credential here. */
+  getOAuthCode(codeHash: string): Promise<OAuthCode | null>;
   /**
-   * Records that `grantId` came of redeeming the code and returns the code as it was before:
-   * `grantId` null means this call redeemed it; otherwise it had been redeemed already and
-   * nothing changed. Null when the code is unknown. The code is the credential here.
+   * Redeems a code in one step: unless it was redeemed already, stores the grant with its first
+   * refresh token and records the grant on the code, returning null. If it was redeemed already,
+   * changes nothing and returns the grant that redemption created.
    */
-  redeemOAuthCode(codeHash: string, grantId: string): Promise<OAuthCode | null>;
-  /** Stores a grant with its first refresh token. */
-  createOAuthGrant(userId: string, grant: OAuthGrant, refresh: OAuthRefreshToken): Promise<void>;
+  redeemOAuthCode(
+    codeHash: string,
+    grant: OAuthGrant,
+    refresh: OAuthRefreshToken,
+  ): Promise<string | null>;
   /** The verification path: a token names its grant, so no user id is known yet. */
   getOAuthGrant(grantId: string): Promise<OAuthGrant | null>;
   touchOAuthGrant(userId: string, grantId: string, now: number): Promise<void>;
@@ -157,8 +161,9 @@ export interface Store {
   getOAuthRefreshToken(tokenHash: string): Promise<OAuthRefreshToken | null>;
   /**
    * Replaces a refresh token by `next` in one step. "rotated" when the old one was unused, or was
-   * used less than `graceMs` ago and its successor has not been used (a retried request: the
-   * unused successor is dropped); "reused" otherwise, and nothing changes.
+   * used less than `graceMs` ago and its successor has not been used (a retried request: that
+   * successor is marked superseded, so presenting it later counts as reuse); "reused" otherwise,
+   * and nothing changes.
    */
   rotateOAuthRefreshToken(
     oldHash: string,

@@ -16,7 +16,10 @@ export const TOOL_SCOPES: Record<string, Scope> = {
 export function requiredScope(message: unknown): Scope | null {
   if (typeof message !== "object" || message === null) return null;
   const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-  if (method === "tools/call") return TOOL_SCOPES[String(params?.name)] ?? null;
+  if (method === "tools/call") {
+    const name = String(params?.name);
+    return Object.hasOwn(TOOL_SCOPES, name) ? TOOL_SCOPES[name] : null;
+  }
   if (method === "resources/read" || method === "prompts/get") return "conversations:read";
   if (method === "resources/list") return "conversations:read";
   return null;

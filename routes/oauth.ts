@@ -152,8 +152,13 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
         throw new OAuthError("invalid_client", "The Basic credentials are malformed.");
       }
       const colon = decoded.indexOf(":");
-      const id = decodeURIComponent(decoded.slice(0, colon < 0 ? undefined : colon));
-      const pass = colon < 0 ? "" : decodeURIComponent(decoded.slice(colon + 1));
+      let id: string, pass: string;
+      try {
+        id = decodeURIComponent(decoded.slice(0, colon < 0 ? undefined : colon));
+        pass = colon < 0 ? "" : decodeURIComponent(decoded.slice(colon + 1));
+      } catch {
+        throw new OAuthError("invalid_client", "The Basic credentials are malformed.");
+      }
       return services.oauthClients.authenticate({
         clientId: id,
         secret: pass,

@@ -143,22 +143,28 @@ export class AuthorizationServer {
     if (!input.code || !input.verifier) {
       throw new OAuthError("invalid_request", "code and code_verifier are required.");
     }
-    const grantId = crypto.randomUUID();
-    const code = await this.store.redeemOAuthCode(await sha256Hex(input.code), grantId);
+    const codeHash = await sha256Hex(input.code);
+    const code = await this.store.getOAuthCode(codeHash);
     if (!code) throw new OAuthError("invalid_grant", "The code is not valid.");
-    if (code.grantId !== null) {
-      await this.store.revokeOAuthGrant(code.userId, code.grantId, this.clock.now());
-      throw new OAuthError(
+    const reused = async (grantId: string) => {
+      await this.store.revokeOAuthGrant(code.userId, grantId, this.clock.now());
+      return new OAuthError(
         "invalid_grant",
         "The code was already used; the tokens issued for it are revoked.",
       );
-    }
+    };
+    if (code.grantId !== null) throw await reused(code.grantId);
     const now = this.clock.now();
+    // A token request may leave redirect_uri out when the authorization request did (OAuth 2.1
+    // §4.1.3); a client with one registered redirect URI can only have used that one.
+    const redirectMatches = input.redirectUri === null
+      ? input.client.redirectUris.length === 1 && input.client.redirectUris[0] === code.redirectUri
+      : input.redirectUri === code.redirectUri;
     const problem = code.clientId !== input.client.id
       ? "The code was issued to another client."
       : code.expiresAt <= now
       ? "The code has expired."
-      : input.redirectUri !== code.redirectUri
+      : !redirectMatches
       ? "redirect_uri does not match the authorization request."
       : !(await verifyS256(input.verifier, code.codeChallenge))
       ? "code_verifier does not match the code_challenge."
@@ -169,8 +175,11 @@ export class AuthorizationServer {
     }
     const user = await this.store.getUser(code.userId);
     if (!user) throw new OAuthError("invalid_grant", "The account no longer exists.");
+    if (code.createdAt < user.tokensValidAfter) {
+      throw new OAuthError("invalid_grant", "The password changed after this code was issued.");
+    }
     const grant: OAuthGrant = {
-      id: grantId,
+      id: crypto.randomUUID(),
       userId: user.id,
       clientId: input.client.id,
       scopes: code.scopes,
@@ -180,8 +189,10 @@ export class AuthorizationServer {
       expiresAt: now + this.settings.refreshTtlMs,
       revokedAt: null,
     };
-    const refresh = await this.#newRefreshToken(grantId, now);
-    await this.store.createOAuthGrant(user.id, grant, refresh.record);
+    const refresh = await this.#newRefreshToken(grant.id, now);
+    // Redeemed and granted in one step, so two racing redemptions cannot both keep tokens.
+    const earlier = await this.store.redeemOAuthCode(codeHash, grant, refresh.record);
+    if (earlier !== null) throw await reused(earlier);
     return this.#tokenResponse(grant, code.scopes, refresh.secret, user.tokensValidAfter);
   }
 
@@ -206,7 +217,7 @@ export class AuthorizationServer {
     if (input.resource !== null && input.resource !== grant.resource) {
       throw new OAuthError("invalid_target", "resource does not match the grant.");
     }
-    const scopes = input.scope === null ? grant.scopes : parseScopes(input.scope);
+    const scopes = (input.scope ?? "").trim() === "" ? grant.scopes : parseScopes(input.scope);
     if (scopes.some((s) => !grant.scopes.includes(s))) {
       throw new OAuthError("invalid_scope", "A refresh cannot add scopes to the grant.");
     }

@@ -9,16 +9,30 @@ export interface ClientMetadataDocument {
   clientUri: string | null;
 }
 
-/** How a document is fetched; tests and deployments behind an egress proxy can supply their own. */
+/** A fetched document: its HTTP status and at most `MAX_BYTES` (plus one) of its body. */
+export interface FetchedDocument {
+  status: number;
+  body: Uint8Array;
+}
+
+/**
+ * How a document is fetched. `fetch` must connect to `address`, the one that was checked, and
+ * not look the name up again (a second lookup could answer with a private address). Tests and
+ * deployments behind an egress proxy can supply their own.
+ */
 export interface MetadataFetcher {
   /** Resolves a host name to its addresses (A and AAAA). */
   resolve(hostname: string): Promise<string[]>;
-  fetch(url: string, init: RequestInit): Promise<Response>;
+  fetch(url: URL, address: string, signal: AbortSignal): Promise<FetchedDocument>;
 }
 
 const MAX_BYTES = 64 * 1024;
 const TIMEOUT_MS = 5_000;
 
+/**
+ * The network: DNS, then HTTP/1.0 over TLS to the checked address, with the URL's host name for
+ * SNI, certificate checks and the Host header. HTTP/1.0 keeps the body plain (no chunking).
+ */
 export const systemMetadataFetcher: MetadataFetcher = {
   async resolve(hostname) {
     const found = await Promise.allSettled([
@@ -27,8 +41,59 @@ export const systemMetadataFetcher: MetadataFetcher = {
     ]);
     return found.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
   },
-  fetch: (url, init) => fetch(url, init),
+  async fetch(url, address, signal) {
+    const tcp = await Deno.connect({
+      hostname: address.replace(/^\[|\]$/g, ""),
+      port: Number(url.port || 443),
+    });
+    const abort = () => tcp.close();
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      const conn = await Deno.startTls(tcp, { hostname: url.hostname });
+      await conn.write(new TextEncoder().encode(
+        `GET ${url.pathname}${url.search} HTTP/1.0\r\nHost: ${url.host}\r\n` +
+          `Accept: application/json\r\nUser-Agent: Pensieve\r\nConnection: close\r\n\r\n`,
+      ));
+      const raw = await readUpTo(conn.readable, MAX_BYTES + 16 * 1024);
+      const text = new TextDecoder().decode(raw);
+      const end = text.indexOf("\r\n\r\n");
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      const headerBytes = new TextEncoder().encode(text.slice(0, end + 4)).length;
+      return {
+        status: end < 0 ? 0 : status,
+        body: end < 0 ? new Uint8Array() : raw.slice(headerBytes),
+      };
+    } finally {
+      signal.removeEventListener("abort", abort);
+      try {
+        tcp.close();
+      } catch {
+        // closed by TLS or by the timeout
+      }
+    }
+  },
 };
+
+/** Reads a stream until it ends or `max` bytes have arrived. */
+async function readUpTo(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size <= max) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  await reader.cancel().catch(() => {});
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
 
 const documentSchema = z.object({
   client_id: z.string(),
@@ -38,23 +103,60 @@ const documentSchema = z.object({
   token_endpoint_auth_method: z.string().optional(),
 });
 
+function privateV4(a: number, b: number, c: number): boolean {
+  return a === 0 || a === 10 || a === 127 || a >= 224 ||
+    (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113);
+}
+
+/** An IPv6 address as eight 16-bit groups, or null when it is not one. */
+function parseV6(ip: string): number[] | null {
+  let text = ip;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number);
+    if ([a, b, c, d].some((n) => n > 255)) return null;
+    text = text.slice(0, v4.index) +
+      `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const part = (h: string) => (h ? h.split(":") : []);
+  const head = part(halves[0]);
+  const tail = halves.length === 2 ? part(halves[1]) : [];
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
+  const groups = [...head, ...Array(fill).fill("0"), ...tail];
+  if (groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => parseInt(g, 16));
+}
+
 /**
  * Whether an address is one a server on the public internet could not legitimately be:
- * loopback, private, link-local, carrier-grade NAT, unique-local, multicast or unspecified.
+ * loopback, private, link-local, carrier-grade NAT, documentation, unique- or site-local,
+ * multicast or unspecified, also when written as an IPv4-mapped, -compatible or NAT64 IPv6
+ * address. Anything that does not parse as an address counts as private.
  */
 export function isPrivateAddress(address: string): boolean {
   const ip = address.replace(/^\[|\]$/g, "").toLowerCase();
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip.replace(/^::ffff:/, ""));
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
   if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 0 || a === 10 || a === 127 || a >= 224 ||
-      (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
-      (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19));
+    const [a, b, c, d] = v4.slice(1).map(Number);
+    return [a, b, c, d].some((n) => n > 255) || privateV4(a, b, c);
   }
-  if (!ip.includes(":")) return true; // not an address at all: refuse
-  return ip === "::" || ip === "::1" || /^f[cd]/.test(ip) || /^fe[89ab]/.test(ip) ||
-    /^ff/.test(ip) || ip.startsWith("::ffff:") || ip.startsWith("64:ff9b:");
+  const g = parseV6(ip);
+  if (!g) return true;
+  const embedded = () => privateV4(g[6] >> 8, g[6] & 255, g[7] >> 8);
+  if (g.slice(0, 6).every((x) => x === 0)) return true; // ::, ::1 and IPv4-compatible forms
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return embedded(); // mapped
+  if (g[0] === 0x64 && g[1] === 0xff9b) return true; // NAT64 can reach anything
+  if ((g[0] & 0xfe00) === 0xfc00) return true; // unique local
+  if ((g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xffc0) === 0xfec0) return true; // link/site local
+  if ((g[0] & 0xff00) === 0xff00) return true; // multicast
+  if (g[0] === 0x2001 && g[1] === 0x0db8) return true; // documentation
+  return false;
 }
 
 /**
@@ -92,24 +194,21 @@ export async function fetchClientMetadataDocument(
       "The client_id URL does not resolve to a public address.",
     );
   }
-  let response: Response;
+  const unavailable = () =>
+    new OAuthError("invalid_client", "The client metadata document could not be fetched.");
+  let fetched: FetchedDocument;
   try {
-    response = await fetcher.fetch(url.href, {
-      redirect: "manual",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-      headers: { Accept: "application/json" },
-    });
+    // Every address was checked; connect to the first, by address.
+    fetched = await fetcher.fetch(url, addresses[0], AbortSignal.timeout(TIMEOUT_MS));
   } catch {
-    throw new OAuthError("invalid_client", "The client metadata document could not be fetched.");
+    throw unavailable();
   }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new OAuthError(
-      "invalid_client",
-      `The client metadata document answered ${response.status}.`,
-    );
+  // The status is not echoed: this endpoint must not tell strangers what third parties answer.
+  if (fetched.status !== 200) throw unavailable();
+  if (fetched.body.length > MAX_BYTES) {
+    throw new OAuthError("invalid_client", "The client metadata document is too large.");
   }
-  const text = await readLimited(response, MAX_BYTES);
+  const text = new TextDecoder().decode(fetched.body);
   let parsed;
   try {
     parsed = documentSchema.safeParse(JSON.parse(text));
@@ -140,28 +239,4 @@ export async function fetchClientMetadataDocument(
     redirectUris: uris,
     clientUri: parsed.data.client_uri ?? null,
   };
-}
-
-async function readLimited(response: Response, max: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      throw new OAuthError("invalid_client", "The client metadata document is too large.");
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return new TextDecoder().decode(all);
 }

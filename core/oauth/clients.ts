@@ -10,6 +10,7 @@ import { isAllowedRedirectUri } from "./redirect_uris.ts";
 
 /** A fetched metadata document is trusted this long before it is fetched again. */
 const DOCUMENT_TTL_MS = 60 * 60 * 1000;
+const DOCUMENT_FETCHES_PER_HOST = 20;
 
 const registrationSchema = z.object({
   redirect_uris: z.array(z.string().max(2000)).min(1).max(20),
@@ -31,6 +32,9 @@ export interface Registration {
 
 /** OAuth clients: dynamic registration, metadata documents, and client authentication. */
 export class OAuthClients {
+  /** client_id URLs whose documents failed recently, and until when that stands. */
+  readonly #failures = new Map<string, number>();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -102,7 +106,7 @@ export class OAuthClients {
     if (!clientId.startsWith("https://")) {
       throw new OAuthError("invalid_client", "Unknown client_id.");
     }
-    const document = await fetchClientMetadataDocument(clientId, this.fetcher);
+    const document = await this.#fetchDocument(clientId, now);
     const client: OAuthClient = {
       id: clientId,
       kind: "metadata_document",
@@ -116,6 +120,35 @@ export class OAuthClients {
     };
     await this.store.saveOAuthClient(client);
     return client;
+  }
+
+  /**
+   * Fetches a metadata document, but not for anyone who asks as often as they like: a failure is
+   * remembered for a minute, and each host gets at most 20 fetches a minute.
+   */
+  async #fetchDocument(clientId: string, now: number) {
+    const failedUntil = this.#failures.get(clientId);
+    if (failedUntil !== undefined && failedUntil > now) {
+      throw new OAuthError("invalid_client", "The client metadata document could not be used.");
+    }
+    const host = new URL(clientId).host;
+    try {
+      await this.limiter.hit(
+        `metadata-document:${host}`,
+        DOCUMENT_FETCHES_PER_HOST,
+        60_000,
+        "Too many metadata document requests for this host.",
+      );
+    } catch {
+      throw new OAuthError("invalid_client", "The client metadata document could not be used.");
+    }
+    try {
+      return await fetchClientMetadataDocument(clientId, this.fetcher);
+    } catch (error) {
+      if (this.#failures.size >= 1000) this.#failures.clear();
+      this.#failures.set(clientId, now + 60_000);
+      throw error;
+    }
   }
 
   /**

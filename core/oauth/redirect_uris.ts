@@ -21,6 +21,7 @@ export function isAllowedRedirectUri(value: string): boolean {
  * redirect may use any port (RFC 8252 §7.3): native clients pick a free port at each sign-in.
  */
 export function matchesRegisteredRedirect(asked: string, registered: string[]): boolean {
+  if (!isAllowedRedirectUri(asked)) return false;
   if (registered.includes(asked)) return true;
   let url: URL;
   try {

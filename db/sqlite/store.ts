@@ -427,29 +427,25 @@ export class SqliteStore implements Store {
     return;
   }
 
-  async redeemOAuthCode(codeHash: string, grantId: string): Promise<OAuthCode | null> {
-    return this.#transaction(() => {
-      const row = this.#get("SELECT * FROM oauth_codes WHERE code_hash = ?", codeHash);
-      if (!row) return null;
-      const code = toOAuthCode(row);
-      if (code.grantId === null) {
-        this.#run("UPDATE oauth_codes SET grant_id = ? WHERE code_hash = ?", grantId, codeHash);
-      }
-      return code;
-    });
+  async getOAuthCode(codeHash: string): Promise<OAuthCode | null> {
+    const row = this.#get("SELECT * FROM oauth_codes WHERE code_hash = ?", codeHash);
+    return row ? toOAuthCode(row) : null;
   }
 
-  async createOAuthGrant(
-    userId: string,
+  async redeemOAuthCode(
+    codeHash: string,
     grant: OAuthGrant,
     refresh: OAuthRefreshToken,
-  ): Promise<void> {
-    this.#transaction(() => {
+  ): Promise<string | null> {
+    return this.#transaction(() => {
+      const row = this.#get("SELECT grant_id FROM oauth_codes WHERE code_hash = ?", codeHash);
+      if (!row) throw new Error("redeemOAuthCode: unknown code");
+      if (row.grant_id !== null) return row.grant_id as string;
       this.#run(
         `INSERT INTO oauth_grants (id, user_id, client_id, scopes, resource, created_at, last_used_at, expires_at, revoked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
         grant.id,
-        userId,
+        grant.userId,
         grant.clientId,
         JSON.stringify(grant.scopes),
         grant.resource,
@@ -458,8 +454,9 @@ export class SqliteStore implements Store {
         grant.expiresAt,
       );
       this.#insertRefreshToken(refresh);
+      this.#run("UPDATE oauth_codes SET grant_id = ? WHERE code_hash = ?", grant.id, codeHash);
+      return null;
     });
-    return;
   }
 
   #insertRefreshToken(token: OAuthRefreshToken): void {
@@ -503,7 +500,7 @@ export class SqliteStore implements Store {
         grantId,
         userId,
       );
-      this.#run("DELETE FROM oauth_refresh_tokens WHERE grant_id = ?", grantId);
+      if (changed > 0) this.#run("DELETE FROM oauth_refresh_tokens WHERE grant_id = ?", grantId);
       return changed > 0;
     });
   }
@@ -533,7 +530,12 @@ export class SqliteStore implements Store {
         const retried = now - old.usedAt <= graceMs && successor !== undefined &&
           successor.used_at === null;
         if (!retried) return "reused";
-        this.#run("DELETE FROM oauth_refresh_tokens WHERE token_hash = ?", old.replacedBy!);
+        // Not deleted: if the superseded token shows up later, that is reuse, and it revokes.
+        this.#run(
+          "UPDATE oauth_refresh_tokens SET used_at = ?, replaced_by = 'superseded' WHERE token_hash = ?",
+          now,
+          old.replacedBy!,
+        );
       }
       this.#insertRefreshToken(next);
       this.#run(

@@ -11,9 +11,12 @@ function remoteClient(document: unknown, address = "93.184.216.34") {
   const fetched: string[] = [];
   const fetcher: MetadataFetcher = {
     resolve: () => Promise.resolve([address]),
-    fetch: (url) => {
-      fetched.push(url);
-      return Promise.resolve(Response.json(document));
+    fetch: (url, checked) => {
+      fetched.push(`${url.href} via ${checked}`);
+      return Promise.resolve({
+        status: 200,
+        body: new TextEncoder().encode(JSON.stringify(document)),
+      });
     },
   };
   return { fetcher, fetched };
@@ -63,7 +66,11 @@ Deno.test("client metadata document: a URL client_id is fetched, cached, and can
     });
     assert.equal(res.status, 200);
     await res.body?.cancel();
-    assert.deepEqual(remote.fetched, [CLIENT_ID], "fetched once, then cached");
+    assert.deepEqual(
+      remote.fetched,
+      [`${CLIENT_ID} via 93.184.216.34`],
+      "fetched once, from the checked address, then cached",
+    );
     const apps = await (await server.call("/api/connected-apps", { token: account.token })).json();
     assert.equal(apps.connected_apps[0].client_name, "Document Client");
   }, { metadataFetcher: remote.fetcher });
