@@ -33,46 +33,67 @@ const TIMEOUT_MS = 5_000;
  * The network: DNS, then HTTP/1.0 over TLS to the checked address, with the URL's host name for
  * SNI, certificate checks and the Host header. HTTP/1.0 keeps the body plain (no chunking).
  */
-export const systemMetadataFetcher: MetadataFetcher = {
-  async resolve(hostname) {
-    const found = await Promise.allSettled([
-      Deno.resolveDns(hostname, "A"),
-      Deno.resolveDns(hostname, "AAAA"),
-    ]);
-    return found.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
-  },
-  async fetch(url, address, signal) {
-    const tcp = await Deno.connect({
-      hostname: address.replace(/^\[|\]$/g, ""),
-      port: Number(url.port || 443),
-    });
-    const abort = () => tcp.close();
-    signal.addEventListener("abort", abort, { once: true });
+export function networkMetadataFetcher(options: { caCerts?: string[] } = {}): MetadataFetcher {
+  return {
+    resolve,
+    fetch: (url, address, signal) => fetchPinned(url, address, signal, options.caCerts),
+  };
+}
+
+export const systemMetadataFetcher: MetadataFetcher = networkMetadataFetcher();
+
+async function resolve(hostname: string): Promise<string[]> {
+  const found = await Promise.allSettled([
+    Deno.resolveDns(hostname, "A"),
+    Deno.resolveDns(hostname, "AAAA"),
+  ]);
+  return found.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+}
+
+async function fetchPinned(
+  url: URL,
+  address: string,
+  signal: AbortSignal,
+  caCerts?: string[],
+): Promise<FetchedDocument> {
+  signal.throwIfAborted();
+  const tcp = await Deno.connect({
+    hostname: address.replace(/^\[|\]$/g, ""),
+    port: Number(url.port || 443),
+  });
+  // startTls takes the connection over: from then on, the TLS one is what to close.
+  let open: Deno.Conn = tcp;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
     try {
-      const conn = await Deno.startTls(tcp, { hostname: url.hostname });
-      await conn.write(new TextEncoder().encode(
-        `GET ${url.pathname}${url.search} HTTP/1.0\r\nHost: ${url.host}\r\n` +
-          `Accept: application/json\r\nUser-Agent: Pensieve\r\nConnection: close\r\n\r\n`,
-      ));
-      const raw = await readUpTo(conn.readable, MAX_BYTES + 16 * 1024);
-      const text = new TextDecoder().decode(raw);
-      const end = text.indexOf("\r\n\r\n");
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      const headerBytes = new TextEncoder().encode(text.slice(0, end + 4)).length;
-      return {
-        status: end < 0 ? 0 : status,
-        body: end < 0 ? new Uint8Array() : raw.slice(headerBytes),
-      };
-    } finally {
-      signal.removeEventListener("abort", abort);
-      try {
-        tcp.close();
-      } catch {
-        // closed by TLS or by the timeout
-      }
+      open.close();
+    } catch {
+      // already closed
     }
-  },
-};
+  };
+  signal.addEventListener("abort", close, { once: true });
+  try {
+    const conn = await Deno.startTls(tcp, { hostname: url.hostname, caCerts });
+    open = conn;
+    await conn.write(new TextEncoder().encode(
+      `GET ${url.pathname}${url.search} HTTP/1.0\r\nHost: ${url.host}\r\n` +
+        `Accept: application/json\r\nUser-Agent: Pensieve\r\nConnection: close\r\n\r\n`,
+    ));
+    const raw = await readUpTo(conn.readable, MAX_BYTES + 16 * 1024);
+    signal.throwIfAborted();
+    const text = new TextDecoder().decode(raw);
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) return { status: 0, body: new Uint8Array() };
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+    const headerBytes = new TextEncoder().encode(text.slice(0, end + 4)).length;
+    return { status, body: raw.slice(headerBytes) };
+  } finally {
+    signal.removeEventListener("abort", close);
+    close();
+  }
+}
 
 /** Reads a stream until it ends or `max` bytes have arrived. */
 async function readUpTo(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
