@@ -82,6 +82,7 @@ export function createServices(deps: {
       codeTtlMs: 10 * 60_000,
       refreshTtlMs: config.oauthRefreshTtlSeconds * 1000,
       refreshGraceMs: 30_000,
+      refreshKey: config.jwtSecret,
     }),
   };
 }

@@ -160,17 +160,17 @@ export interface Store {
   revokeOAuthGrant(userId: string, grantId: string, now: number): Promise<boolean>;
   getOAuthRefreshToken(tokenHash: string): Promise<OAuthRefreshToken | null>;
   /**
-   * Replaces a refresh token by `next` in one step. "rotated" when the old one was unused, or was
-   * used less than `graceMs` ago and its successor has not been used (a retried request: that
-   * successor is marked superseded, so presenting it later counts as reuse); "reused" otherwise,
-   * and nothing changes.
+   * Replaces a refresh token by `next` in one step: "rotated" when the old one was unused.
+   * "retried" when it was used less than `graceMs` ago, `next` is the successor it was replaced
+   * by, and that successor is still unused (the client lost the answer and asks again: it gets
+   * the same successor, nothing changes). "reused" otherwise, and nothing changes.
    */
   rotateOAuthRefreshToken(
     oldHash: string,
     next: OAuthRefreshToken,
     now: number,
     graceMs: number,
-  ): Promise<"rotated" | "reused">;
+  ): Promise<"rotated" | "retried" | "reused">;
 
   // Rate limits, shared by every instance on this store
   /** Counts one hit in the window that contains `now`. */

@@ -1,7 +1,7 @@
 import type { AccessTokens } from "../access_tokens.ts";
 import type { Clock } from "../clock.ts";
 import { NotFound, OAuthError } from "../errors.ts";
-import { randomSecret, sha256Hex } from "../secrets.ts";
+import { base64url, randomSecret, sha256Hex } from "../secrets.ts";
 import type { OAuthClient, OAuthGrant, OAuthRefreshToken } from "../types.ts";
 import type { Store } from "../../db/store.ts";
 import type { OAuthClients } from "./clients.ts";
@@ -24,6 +24,8 @@ export interface AuthorizationSettings {
   refreshTtlMs: number;
   /** A refresh token used again this soon after rotation counts as a retry, not a theft. */
   refreshGraceMs: number;
+  /** Derives each refresh token's successor, so a retried refresh gets the same one. */
+  refreshKey: Uint8Array;
 }
 
 /** A checked authorization request, ready for the consent page. */
@@ -226,7 +228,7 @@ export class AuthorizationServer {
       await this.store.revokeOAuthGrant(grant.userId, grant.id, now);
       throw new OAuthError("invalid_grant", "The grant was revoked by a password change.");
     }
-    const next = await this.#newRefreshToken(grant.id, now);
+    const next = await this.#successorOf(hash, grant.id, now);
     const outcome = await this.store.rotateOAuthRefreshToken(
       hash,
       next.record,
@@ -277,6 +279,40 @@ export class AuthorizationServer {
     if (!(await this.store.revokeOAuthGrant(userId, grantId, this.clock.now()))) {
       throw new NotFound("No connected app with this id.");
     }
+  }
+
+  /**
+   * The successor of a refresh token is derived from it with a server key: a retried or
+   * concurrent refresh gets the same successor instead of one that would be dead on arrival.
+   */
+  async #successorOf(
+    tokenHash: string,
+    grantId: string,
+    now: number,
+  ): Promise<{ secret: string; record: OAuthRefreshToken }> {
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(this.settings.refreshKey),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`refresh-successor\n${tokenHash}`),
+    );
+    const secret = REFRESH_PREFIX + base64url(new Uint8Array(mac));
+    return {
+      secret,
+      record: {
+        tokenHash: await sha256Hex(secret),
+        grantId,
+        createdAt: now,
+        usedAt: null,
+        replacedBy: null,
+      },
+    };
   }
 
   async #newRefreshToken(

@@ -515,36 +515,27 @@ export class SqliteStore implements Store {
     next: OAuthRefreshToken,
     now: number,
     graceMs: number,
-  ): Promise<"rotated" | "reused"> {
+  ): Promise<"rotated" | "retried" | "reused"> {
     return this.#transaction(() => {
       const row = this.#get("SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?", oldHash);
       if (!row) return "reused";
       const old = toOAuthRefreshToken(row);
-      if (old.usedAt !== null) {
-        const successor = old.replacedBy
-          ? this.#get(
-            "SELECT used_at FROM oauth_refresh_tokens WHERE token_hash = ?",
-            old.replacedBy,
-          )
-          : undefined;
-        const retried = now - old.usedAt <= graceMs && successor !== undefined &&
-          successor.used_at === null;
-        if (!retried) return "reused";
-        // Not deleted: if the superseded token shows up later, that is reuse, and it revokes.
+      if (old.usedAt === null) {
+        this.#insertRefreshToken(next);
         this.#run(
-          "UPDATE oauth_refresh_tokens SET used_at = ?, replaced_by = 'superseded' WHERE token_hash = ?",
+          "UPDATE oauth_refresh_tokens SET used_at = ?, replaced_by = ? WHERE token_hash = ?",
           now,
-          old.replacedBy!,
+          next.tokenHash,
+          oldHash,
         );
+        return "rotated";
       }
-      this.#insertRefreshToken(next);
-      this.#run(
-        "UPDATE oauth_refresh_tokens SET used_at = coalesce(used_at, ?), replaced_by = ? WHERE token_hash = ?",
-        now,
-        next.tokenHash,
-        oldHash,
-      );
-      return "rotated";
+      const successor = old.replacedBy === next.tokenHash
+        ? this.#get("SELECT used_at FROM oauth_refresh_tokens WHERE token_hash = ?", next.tokenHash)
+        : undefined;
+      return now - old.usedAt <= graceMs && successor !== undefined && successor.used_at === null
+        ? "retried"
+        : "reused";
     });
   }
 

@@ -432,10 +432,12 @@ Deno.test("refresh: rotation, a retry within the grace, reuse revokes the family
     const second = await refresh(issued.refresh_token);
     assert.equal(second.status, 200);
     assert.notEqual(second.body.refresh_token, issued.refresh_token);
-    // The response was lost; the client retries with the old token at once: still fine.
+    // The response was lost; the client retries with the old token at once: it gets the same
+    // successor again (and a fresh access token).
     clock.advance(5_000);
     const retried = await refresh(issued.refresh_token);
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(retried.body.refresh_token, second.body.refresh_token);
     const narrowed = await refresh(retried.body.refresh_token, { scope: "conversations:read" });
     assert.equal(narrowed.status, 200);
     assert.equal(narrowed.body.scope, "conversations:read");
@@ -457,7 +459,7 @@ Deno.test("refresh: rotation, a retry within the grace, reuse revokes the family
   }
 });
 
-Deno.test("refresh: a thief using the retry window is found out when the real client refreshes", async () => {
+Deno.test("refresh: a thief inside the retry window only gets the real client's next token", async () => {
   const clock = new ManualClock(Date.now());
   const server = await startServer({ clock });
   try {
@@ -471,19 +473,43 @@ Deno.test("refresh: a thief using the retry window is found out when the real cl
         client_id: c.clientId,
       });
     const real = await refresh(r0);
-    assert.equal(real.status, 200);
     clock.advance(3_000);
     const thief = await refresh(r0);
     assert.equal(thief.status, 200, "inside the window it looks like a retry");
-    // The real client goes on with its own token: that is reuse, and the connection is revoked.
+    assert.equal(thief.body.refresh_token, real.body.refresh_token, "the same successor");
+    // The real client goes on; the thief's copy is now spent, and using it revokes everything.
     const next = await refresh(real.body.refresh_token);
-    assert.equal(next.body.error, "invalid_grant");
+    assert.equal(next.status, 200);
+    clock.advance(60_000);
     assert.equal((await refresh(thief.body.refresh_token)).body.error, "invalid_grant");
-    assert.equal(await mcpStatus(server, thief.body.access_token), 401);
+    assert.equal((await refresh(next.body.refresh_token)).body.error, "invalid_grant");
+    assert.equal(await mcpStatus(server, next.body.access_token), 401);
   } finally {
     await server.close();
   }
 });
+
+Deno.test("refresh: concurrent refreshes with one token all get the same, working successor", () =>
+  withServer(async (server) => {
+    const account = await signUp(server);
+    const c = await codeFor(server, account);
+    const r0 = (await redeem(server, c)).body.refresh_token as string;
+    const answers = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () =>
+          token(server, { grant_type: "refresh_token", refresh_token: r0, client_id: c.clientId }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200]);
+    assert.equal(new Set(answers.map((a) => a.body.refresh_token)).size, 1);
+    const onward = await token(server, {
+      grant_type: "refresh_token",
+      refresh_token: answers[0].body.refresh_token,
+      client_id: c.clientId,
+    });
+    assert.equal(onward.status, 200);
+  }));
 
 Deno.test("refresh: a connection ends at its absolute lifetime, however often it refreshed", async () => {
   const clock = new ManualClock(Date.now());
