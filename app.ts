@@ -20,6 +20,9 @@ import { openApiDocument } from "./routes/openapi.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { oauthRoutes, PUBLIC_OAUTH_PATHS } from "./routes/oauth.ts";
 import { connectedAppRoutes } from "./routes/api/connected_apps.ts";
+import { pageRoutes } from "./routes/pages.ts";
+import { staticAsset } from "./routes/static_asset.ts";
+import { WebSessions } from "./routes/web_session.ts";
 import { McpSessions } from "./core/mcp_sessions.ts";
 import { RateLimiter } from "./core/rate_limiter.ts";
 import { SseStreams } from "./mcp/sse_streams.ts";
@@ -113,7 +116,18 @@ export function createApp(deps: {
   const streamable = createStreamableHttp(mcpDeps);
   const sse = new SseStreams(mcpDeps);
   app.route("/", mcpRoutes({ config, services, streamable, sse, isDraining: () => draining }));
-  app.route("/", oauthRoutes(services, config));
+  const webSessions = new WebSessions(config, services);
+  app.route("/", oauthRoutes(services, config, webSessions));
+  const stylesheet = staticAsset("app.css", "text/css; charset=utf-8");
+  app.get(stylesheet.path, (c) => {
+    c.header("Content-Type", stylesheet.type);
+    c.header("Cache-Control", "public, max-age=31536000, immutable");
+    return c.body(stylesheet.body);
+  });
+  app.route(
+    "/",
+    pageRoutes({ config, services, sessions: webSessions, stylesheet: stylesheet.path }),
+  );
   app.use("/api/*", requireUser(services.authenticator));
   app.route("/api/tokens", tokenRoutes(services));
   app.route("/api/conversations", conversationRoutes(services));

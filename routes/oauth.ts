@@ -1,15 +1,14 @@
 import { type Context, Hono } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import { OAuthError, PensieveError } from "../core/errors.ts";
 import type { AuthorizationRequest } from "../core/oauth/authorization_server.ts";
 import { registrationView as registrationViewOf } from "../core/oauth/clients.ts";
 import { SCOPES } from "../core/oauth/scopes.ts";
-import { base64url } from "../core/secrets.ts";
 import type { Services } from "../core/services.ts";
 import type { AppEnv } from "./env.ts";
 import { clientAddress } from "./middleware/client_address.ts";
-import { authorizeErrorPage, connectedAppsPage, consentPage, signInPage } from "./oauth_pages.ts";
+import { authorizeErrorPage, consentPage, signInPage } from "./oauth_pages.ts";
+import type { BrowserSession, WebSessions } from "./web_session.ts";
 
 /** The authorization request parameters a sign-in or consent form carries through. */
 const AUTHORIZE_PARAMS = [
@@ -34,11 +33,6 @@ export const PUBLIC_OAUTH_PATHS = [
   "/revoke",
 ];
 
-/** The browser session cookie: the dashboard's access token, never readable by scripts. */
-export function sessionCookieName(config: Config): string {
-  return config.publicUrl.startsWith("https:") ? "__Host-pensieve_session" : "pensieve_session";
-}
-
 function pick(source: URLSearchParams | Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of AUTHORIZE_PARAMS) {
@@ -48,38 +42,18 @@ function pick(source: URLSearchParams | Record<string, unknown>): Record<string,
   return out;
 }
 
-async function hmac(secret: Uint8Array, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new Uint8Array(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text));
-  return base64url(new Uint8Array(mac));
-}
-
 /** The OAuth 2.1 authorization server: metadata, registration, authorize, token, revoke. */
-export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
+export function oauthRoutes(
+  services: Services,
+  config: Config,
+  sessions: WebSessions,
+): Hono<AppEnv> {
   const server = services.authorizationServer;
-  const cookie = sessionCookieName(config);
-  const secret = config.jwtSecret!;
 
   /** A consent form is only good for this browser session and this exact request. */
-  const csrfFor = (session: string, params: Record<string, string>) =>
-    hmac(secret, `consent\n${session}\n${JSON.stringify(params)}`);
-
-  const sessionUser = async (c: Context<AppEnv>) => {
-    const token = getCookie(c, cookie);
-    if (!token) return null;
-    try {
-      const principal = await services.authenticator.authenticate(token);
-      return { token, userId: principal.userId };
-    } catch {
-      return null;
-    }
-  };
+  const csrfFor = (c: Context<AppEnv>, session: BrowserSession, params: Record<string, string>) =>
+    sessions.csrfToken(c, session, `consent\n${JSON.stringify(params)}`);
+  const sessionUser = (c: Context<AppEnv>) => sessions.current(c);
 
   const html = (c: Context<AppEnv>, view: { html: string; csp: string }, status = 200) => {
     c.header("Content-Security-Policy", view.csp);
@@ -125,14 +99,14 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
     c: Context<AppEnv>,
     request: AuthorizationRequest,
     params: Record<string, string>,
-    session: { token: string; userId: string },
+    session: BrowserSession,
   ) => {
     const user = await services.accounts.me(session.userId);
     return html(
       c,
       consentPage({
         params,
-        csrf: await csrfFor(session.token, params),
+        csrf: await csrfFor(c, session, params),
         clientName: request.client.name,
         redirectUri: request.redirectUri,
         scopes: request.scopes,
@@ -250,13 +224,7 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
             String(form.password ?? ""),
             clientAddress(c, config.trustProxy),
           );
-          setCookie(c, cookie, session.accessToken, {
-            httpOnly: true,
-            secure: config.publicUrl.startsWith("https:"),
-            sameSite: "Lax",
-            path: "/",
-            maxAge: session.expiresIn,
-          });
+          sessions.start(c, session.accessToken, session.expiresIn);
           return showConsent(c, request, params, {
             token: session.accessToken,
             userId: session.user.id,
@@ -269,7 +237,7 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
       }
       const session = await sessionUser(c);
       if (!session) return html(c, signInPage(params, request.client.name), 401);
-      if (form.csrf !== await csrfFor(session.token, params)) {
+      if (form.csrf !== await csrfFor(c, session, params)) {
         return html(c, authorizeErrorPage("The form expired; start the connection again."), 403);
       }
       if (form.action !== "approve") {
@@ -313,50 +281,6 @@ export function oauthRoutes(services: Services, config: Config): Hono<AppEnv> {
         "unsupported_grant_type",
         "grant_type must be authorization_code or refresh_token.",
       );
-    })
-    .get("/settings/connected-apps", async (c) => {
-      const session = await sessionUser(c);
-      if (!session) {
-        return html(
-          c,
-          authorizeErrorPage("Sign in first (connect an app, or use the dashboard)."),
-          401,
-        );
-      }
-      const user = await services.accounts.me(session.userId);
-      const apps = await server.connectedApps(session.userId);
-      const tokens = new Map<string, string>();
-      for (const { grant } of apps) {
-        tokens.set(grant.id, await hmac(secret, `disconnect\n${session.token}\n${grant.id}`));
-      }
-      return html(
-        c,
-        connectedAppsPage({
-          email: user.email,
-          apps: apps.map(({ grant, clientName }) => ({
-            id: grant.id,
-            name: clientName,
-            scopes: grant.scopes,
-            connectedAt: new Date(grant.createdAt).toISOString(),
-            lastUsedAt: new Date(grant.lastUsedAt).toISOString(),
-          })),
-          csrf: (id) => tokens.get(id)!,
-        }),
-      );
-    })
-    .post("/settings/connected-apps/:id/revoke", async (c) => {
-      const session = await sessionUser(c);
-      const origin = c.req.header("Origin");
-      const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
-      const id = c.req.param("id");
-      if (
-        !session || (origin && origin !== config.publicUrl) ||
-        form.csrf !== await hmac(secret, `disconnect\n${session.token}\n${id}`)
-      ) {
-        return html(c, authorizeErrorPage("The form expired; open connected apps again."), 403);
-      }
-      await server.disconnect(session.userId, id);
-      return c.redirect("/settings/connected-apps", 303);
     })
     .post("/revoke", async (c) => {
       const form = await readForm(c);

@@ -99,24 +99,3 @@ export function authorizeErrorPage(message: string) {
     }</p><p class="muted">Start the connection again from the app you came from.</p>`,
   );
 }
-
-/** Connected apps: what each approved client may do, when it was last used, and a way out. */
-export function connectedAppsPage(input: {
-  email: string;
-  apps: { id: string; name: string; scopes: string[]; connectedAt: string; lastUsedAt: string }[];
-  csrf: (appId: string) => string;
-}) {
-  const rows = input.apps.map((app) =>
-    `<li><strong>${escapeHtml(app.name)}</strong><br><span class="muted">${
-      escapeHtml(app.scopes.join(", "))
-    }<br>connected ${escapeHtml(app.connectedAt)}, last used ${escapeHtml(app.lastUsedAt)}</span>` +
-    `<form method="post" action="/settings/connected-apps/${encodeURIComponent(app.id)}/revoke">` +
-    `<input type="hidden" name="csrf" value="${escapeHtml(input.csrf(app.id))}">` +
-    `<button type="submit">Disconnect</button></form></li>`
-  ).join("");
-  return page(
-    "Connected apps",
-    `<h1>Connected apps</h1><p class="muted">Signed in as ${escapeHtml(input.email)}.</p>` +
-      (rows ? `<ul>${rows}</ul>` : `<p>No app is connected to your Pensieve.</p>`),
-  );
-}

@@ -52,7 +52,9 @@ export function hiddenFields(html: string): [string, string][] {
   const unescape = (s: string) =>
     s.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<")
       .replaceAll("&gt;", ">").replaceAll("&amp;", "&");
-  return [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [
+  return [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\s*\/?>/g)].map((
+    m,
+  ) => [
     unescape(m[1]),
     unescape(m[2]),
   ]);

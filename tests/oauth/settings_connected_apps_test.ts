@@ -3,7 +3,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { consentInBrowser, hiddenFields, MemoryOAuthProvider } from "../_helpers/oauth.ts";
 import { signUp, withServer } from "../_helpers/server.ts";
 
-Deno.test("connected apps page: lists the app with its scopes and disconnects it", () =>
+Deno.test("settings page: lists the connected app with its scopes and disconnects it", () =>
   withServer(async (server) => {
     const account = await signUp(server);
     const provider = new MemoryOAuthProvider();
@@ -15,18 +15,17 @@ Deno.test("connected apps page: lists the app with its scopes and disconnects it
     await transport.finishAuth(new URL(consent.location).searchParams);
     const cookie = consent.cookie!;
 
-    const signedOut = await fetch(`${server.url}/settings/connected-apps`);
-    assert.equal(signedOut.status, 401);
+    const signedOut = await fetch(`${server.url}/settings`, { redirect: "manual" });
+    assert.equal(signedOut.status, 303);
+    assert.equal(signedOut.headers.get("Location"), "/login?next=%2Fsettings");
     await signedOut.body?.cancel();
 
-    const page = await fetch(`${server.url}/settings/connected-apps`, {
-      headers: { Cookie: cookie },
-    });
+    const page = await fetch(`${server.url}/settings`, { headers: { Cookie: cookie } });
     const html = await page.text();
     assert.match(html, /Pensieve test client/);
     assert.match(html, /conversations:read, conversations:write, conversations:delete/);
     assert.match(page.headers.get("Content-Security-Policy")!, /frame-ancestors 'none'/);
-    const action = /action="(\/settings\/connected-apps\/[^"]+\/revoke)"/.exec(html)![1];
+    const action = /action="(\/settings\/apps\/[^"]+\/disconnect)"/.exec(html)![1];
     const csrf = Object.fromEntries(hiddenFields(html)).csrf;
 
     const forged = await fetch(server.url + action, {
@@ -45,8 +44,10 @@ Deno.test("connected apps page: lists the app with its scopes and disconnects it
     });
     assert.equal(done.status, 303);
     await done.body?.cancel();
-    const after = await (await fetch(`${server.url}/settings/connected-apps`, {
+    const after = await (await fetch(`${server.url}/settings`, {
       headers: { Cookie: cookie },
     })).text();
     assert.match(after, /No app is connected/);
+    const apps = await (await server.call("/api/connected-apps", { token: account.token })).json();
+    assert.deepEqual(apps.connected_apps, []);
   }));

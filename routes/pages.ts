@@ -1,0 +1,496 @@
+import { type Context, Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import type { Config } from "../config.ts";
+import { PensieveError } from "../core/errors.ts";
+import { LIMITS } from "../core/limits.ts";
+import {
+  changePasswordSchema,
+  createTokenSchema,
+  credentialsSchema,
+  updateConversationSchema,
+} from "../core/schemas.ts";
+import type { Services } from "../core/services.ts";
+import { conversationView, messageView } from "../core/views.ts";
+import { renderPage } from "../web/html.ts";
+import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
+import type { PageContext } from "../web/layout.ts";
+import { AccountFormPage } from "../web/pages/account_forms.ts";
+import {
+  ConversationPage,
+  DeleteConversationPage,
+  MessagePage,
+} from "../web/pages/conversation.ts";
+import { DashboardPage } from "../web/pages/dashboard.ts";
+import { HomePage } from "../web/pages/home.ts";
+import { SettingsPage, type SettingsState } from "../web/pages/settings.ts";
+import type { AppEnv } from "./env.ts";
+import { clientAddress } from "./middleware/client_address.ts";
+import type { BrowserSession, WebSessions } from "./web_session.ts";
+
+/** Pages: no inline script, nothing from elsewhere, not framable. */
+const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join("; ");
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Only a path on this site may be a place to go back to. */
+function safeNext(value: unknown): string {
+  return typeof value === "string" && value.startsWith("/") && !value.startsWith("//") &&
+      !value.includes("\\")
+    ? value
+    : "/dashboard";
+}
+
+function idOf(c: Context<AppEnv>): string {
+  return c.req.param("id") ?? "";
+}
+
+function splitTags(value: string): string[] {
+  return value.split(",").map((tag) => tag.trim()).filter(Boolean);
+}
+
+/** The server-rendered web pages: home, sign-in and sign-up, dashboard, conversation, settings. */
+export function pageRoutes(deps: {
+  config: Config;
+  services: Services;
+  sessions: WebSessions;
+  stylesheet: string;
+}): Hono<AppEnv> {
+  const { config, services, sessions } = deps;
+  const { conversations, accounts, personalTokens, authorizationServer } = services;
+
+  const context = async (
+    c: Context<AppEnv>,
+    session: BrowserSession | null,
+  ): Promise<PageContext> => {
+    const locale: Locale = pickLocale(
+      getCookie(c, "pensieve_lang"),
+      c.req.header("Accept-Language"),
+    );
+    const url = new URL(c.req.url);
+    return {
+      t: messagesFor(locale),
+      locale,
+      user: session ? { email: (await accounts.me(session.userId)).email } : null,
+      csrf: await sessions.csrfToken(c, session),
+      publicUrl: config.publicUrl,
+      here: url.pathname + url.search,
+      stylesheet: deps.stylesheet,
+    };
+  };
+
+  const send = (c: Context<AppEnv>, body: string, status = 200) => {
+    c.header("Content-Security-Policy", PAGE_CSP);
+    c.header("Cache-Control", "no-store");
+    c.header("Vary", "Cookie, Accept-Language");
+    return c.html(body, status as 200);
+  };
+
+  /** Runs a signed-in page; the signed-out are sent to sign in and brought back. */
+  const signedIn = (
+    handler: (c: Context<AppEnv>, session: BrowserSession, ctx: PageContext) => Promise<Response>,
+  ) =>
+  async (c: Context<AppEnv>) => {
+    const session = await sessions.current(c);
+    if (!session) {
+      const url = new URL(c.req.url);
+      return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+    }
+    return handler(c, session, await context(c, session));
+  };
+
+  /** A signed-in form post: refused without a valid CSRF token or from another origin. */
+  const signedInPost = (
+    handler: (
+      c: Context<AppEnv>,
+      session: BrowserSession,
+      ctx: PageContext,
+      form: Record<string, string>,
+    ) => Promise<Response>,
+  ) =>
+    signedIn(async (c, session, ctx) => {
+      const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
+      if (!(await sessions.verify(c, session, form.csrf))) {
+        return send(c, renderPage(MessagePage(ctx, ctx.t.formExpired, ctx.t.formExpired)), 403);
+      }
+      return handler(c, session, ctx, form);
+    });
+
+  const wordsOf = (error: unknown): string => {
+    if (error instanceof PensieveError) return error.message;
+    throw error;
+  };
+
+  const settingsState = async (userId: string): Promise<SettingsState> => ({
+    tokens: await personalTokens.list(userId),
+    apps: (await authorizationServer.connectedApps(userId)).map(({ grant, clientName }) => ({
+      id: grant.id,
+      name: clientName,
+      scopes: grant.scopes,
+      connectedAt: grant.createdAt,
+      lastUsedAt: grant.lastUsedAt,
+    })),
+  });
+
+  const accountForm = (kind: "login" | "signup") => ({
+    get: async (c: Context<AppEnv>) => {
+      const session = await sessions.current(c);
+      const next = safeNext(c.req.query("next"));
+      if (session) return c.redirect(next, 303);
+      return send(c, renderPage(AccountFormPage(await context(c, null), kind, { next })));
+    },
+    post: async (c: Context<AppEnv>) => {
+      const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
+      const ctx = await context(c, null);
+      const next = safeNext(form.next);
+      if (!(await sessions.verify(c, null, form.csrf))) {
+        return send(
+          c,
+          renderPage(AccountFormPage(ctx, kind, { error: ctx.t.formExpired, next })),
+          403,
+        );
+      }
+      const parsed = credentialsSchema.safeParse({ email: form.email, password: form.password });
+      if (!parsed.success) {
+        const error = parsed.error.issues[0].message;
+        return send(
+          c,
+          renderPage(AccountFormPage(ctx, kind, { email: form.email, error, next })),
+          400,
+        );
+      }
+      try {
+        const address = clientAddress(c, config.trustProxy);
+        const session = kind === "login"
+          ? await accounts.login(parsed.data.email, parsed.data.password, address)
+          : await accounts.register(parsed.data.email, parsed.data.password, address);
+        sessions.start(c, session.accessToken, session.expiresIn);
+        return c.redirect(next, 303);
+      } catch (error) {
+        const status = error instanceof PensieveError && error.code === "too_many_requests"
+          ? 429
+          : error instanceof PensieveError && error.code === "conflict"
+          ? 409
+          : 401;
+        return send(
+          c,
+          renderPage(
+            AccountFormPage(ctx, kind, { email: form.email, error: wordsOf(error), next }),
+          ),
+          status,
+        );
+      }
+    },
+  });
+
+  const login = accountForm("login");
+  const signup = accountForm("signup");
+
+  const loadConversation = async (userId: string, id: string, afterSeq?: number) => {
+    if (!UUID.test(id)) return null;
+    try {
+      return await conversations.load(userId, id, {
+        afterSeq,
+        limit: LIMITS.messagePageMax,
+      });
+    } catch (error) {
+      if (error instanceof PensieveError && error.code === "not_found") return null;
+      throw error;
+    }
+  };
+
+  const notFound = (c: Context<AppEnv>, ctx: PageContext) =>
+    send(c, renderPage(MessagePage(ctx, ctx.t.notFound, ctx.t.notFound)), 404);
+
+  return new Hono<AppEnv>()
+    .get(
+      "/",
+      async (c) => send(c, renderPage(HomePage(await context(c, await sessions.current(c))))),
+    )
+    .get("/login", login.get)
+    .post("/login", login.post)
+    .get("/signup", signup.get)
+    .post("/signup", signup.post)
+    .post(
+      "/logout",
+      signedInPost(async (c, session) => {
+        try {
+          await accounts.logout(await services.authenticator.authenticate(session.token));
+        } finally {
+          sessions.end(c);
+        }
+        return c.redirect("/", 303);
+      }),
+    )
+    .get("/language/:locale", (c) => {
+      const locale = c.req.param("locale");
+      if (locale === "en" || locale === "ko") {
+        setCookie(c, "pensieve_lang", locale, {
+          path: "/",
+          sameSite: "Lax",
+          maxAge: 365 * 86_400,
+        });
+      }
+      return c.redirect(safeNext(c.req.query("next") ?? "/"), 303);
+    })
+    .get(
+      "/dashboard",
+      signedIn(async (c, session, ctx) => {
+        const query = c.req.query("q") ?? "";
+        const tag = c.req.query("tag") || undefined;
+        const source = c.req.query("source") || undefined;
+        const cursor = c.req.query("cursor") || undefined;
+        try {
+          if (query.trim()) {
+            const page = await conversations.search(session.userId, {
+              q: query.slice(0, LIMITS.queryMax),
+              tag,
+              source,
+              cursor,
+              limit: LIMITS.searchPageDefault,
+            });
+            return send(
+              c,
+              renderPage(
+                DashboardPage(ctx, {
+                  query,
+                  tag,
+                  source,
+                  results: page.items,
+                  nextCursor: page.nextCursor,
+                }),
+              ),
+            );
+          }
+          const page = await conversations.list(session.userId, {
+            tag,
+            source,
+            cursor,
+            limit: LIMITS.listPageDefault,
+          });
+          return send(
+            c,
+            renderPage(
+              DashboardPage(ctx, {
+                query,
+                tag,
+                source,
+                conversations: page.items,
+                nextCursor: page.nextCursor,
+              }),
+            ),
+          );
+        } catch (error) {
+          return send(
+            c,
+            renderPage(DashboardPage(ctx, { query, tag, nextCursor: null, error: wordsOf(error) })),
+            400,
+          );
+        }
+      }),
+    )
+    .get(
+      "/dashboard/conversations/:id",
+      signedIn(async (c, session, ctx) => {
+        const after = Number(c.req.query("after_seq"));
+        const loaded = await loadConversation(
+          session.userId,
+          idOf(c),
+          Number.isInteger(after) && after >= 0 ? after : undefined,
+        );
+        if (!loaded) return notFound(c, ctx);
+        return send(
+          c,
+          renderPage(
+            ConversationPage(ctx, { ...loaded, notice: c.req.query("saved") ? "✓" : undefined }),
+          ),
+        );
+      }),
+    )
+    .post(
+      "/dashboard/conversations/:id",
+      signedInPost(async (c, session, ctx, form) => {
+        const id = idOf(c);
+        const parsed = updateConversationSchema.safeParse({
+          title: form.title,
+          tags: splitTags(form.tags ?? ""),
+        });
+        const loaded = await loadConversation(session.userId, id);
+        if (!loaded) return notFound(c, ctx);
+        if (!parsed.success) {
+          return send(
+            c,
+            renderPage(ConversationPage(ctx, { ...loaded, error: parsed.error.issues[0].message })),
+            400,
+          );
+        }
+        await conversations.update(session.userId, id, parsed.data);
+        return c.redirect(`/dashboard/conversations/${id}?saved=1`, 303);
+      }),
+    )
+    .get(
+      "/dashboard/conversations/:id/delete",
+      signedIn(async (c, session, ctx) => {
+        const loaded = await loadConversation(session.userId, idOf(c));
+        if (!loaded) return notFound(c, ctx);
+        return send(c, renderPage(DeleteConversationPage(ctx, loaded.conversation)));
+      }),
+    )
+    .post(
+      "/dashboard/conversations/:id/delete",
+      signedInPost(async (c, session, ctx) => {
+        const id = idOf(c);
+        if (!UUID.test(id)) return notFound(c, ctx);
+        try {
+          await conversations.delete(session.userId, id);
+        } catch (error) {
+          if (error instanceof PensieveError && error.code === "not_found") return notFound(c, ctx);
+          throw error;
+        }
+        return c.redirect("/dashboard", 303);
+      }),
+    )
+    .get(
+      "/dashboard/conversations/:id/download",
+      signedIn(async (c, session, ctx) => {
+        const id = idOf(c);
+        const loaded = await loadConversation(session.userId, id);
+        if (!loaded) return notFound(c, ctx);
+        const all = [...loaded.messages];
+        let after = loaded.nextAfterSeq;
+        while (after !== null) {
+          const more = await conversations.load(session.userId, id, {
+            afterSeq: after,
+            limit: LIMITS.messagePageMax,
+          });
+          all.push(...more.messages);
+          after = more.nextAfterSeq;
+        }
+        const name = `pensieve-${id}`;
+        c.header("Cache-Control", "no-store");
+        c.header("X-Content-Type-Options", "nosniff");
+        if (c.req.query("format") === "json") {
+          c.header("Content-Disposition", `attachment; filename="${name}.json"`);
+          return c.json({
+            conversation: conversationView(loaded.conversation),
+            messages: all.map(messageView),
+          });
+        }
+        const markdown = [`# ${loaded.conversation.title}`, ""].concat(
+          all.map((m) => `## ${m.role} · ${new Date(m.createdAt).toISOString()}\n\n${m.content}\n`),
+        ).join("\n");
+        c.header("Content-Disposition", `attachment; filename="${name}.md"`);
+        c.header("Content-Type", "text/markdown; charset=utf-8");
+        return c.body(markdown);
+      }),
+    )
+    .get(
+      "/settings",
+      signedIn(async (c, session, ctx) =>
+        send(c, renderPage(SettingsPage(ctx, await settingsState(session.userId))))
+      ),
+    )
+    .post(
+      "/settings/tokens",
+      signedInPost(async (c, session, ctx, form) => {
+        const parsed = createTokenSchema.safeParse({ name: form.name });
+        const state = await settingsState(session.userId);
+        if (!parsed.success) {
+          return send(
+            c,
+            renderPage(SettingsPage(ctx, { ...state, error: parsed.error.issues[0].message })),
+            400,
+          );
+        }
+        const created = await personalTokens.create(session.userId, { name: parsed.data.name });
+        return send(
+          c,
+          renderPage(
+            SettingsPage(ctx, {
+              ...(await settingsState(session.userId)),
+              newSecret: created.secret,
+            }),
+          ),
+        );
+      }),
+    )
+    .post(
+      "/settings/tokens/:id/revoke",
+      signedInPost(async (c, session) => {
+        await personalTokens.revoke(session.userId, idOf(c)).catch((error) => {
+          if (!(error instanceof PensieveError)) throw error;
+        });
+        return c.redirect("/settings", 303);
+      }),
+    )
+    .post(
+      "/settings/apps/:id/disconnect",
+      signedInPost(async (c, session) => {
+        await authorizationServer.disconnect(session.userId, idOf(c)).catch((error) => {
+          if (!(error instanceof PensieveError)) throw error;
+        });
+        return c.redirect("/settings", 303);
+      }),
+    )
+    .post(
+      "/settings/password",
+      signedInPost(async (c, session, ctx, form) => {
+        const parsed = changePasswordSchema.safeParse(form);
+        try {
+          if (!parsed.success) throw parsed.error;
+          const renewed = await accounts.changePassword(
+            session.userId,
+            parsed.data.current_password,
+            parsed.data.new_password,
+          );
+          sessions.start(c, renewed.accessToken, renewed.expiresIn);
+          const fresh = { token: renewed.accessToken, userId: session.userId };
+          return send(
+            c,
+            renderPage(SettingsPage(await context(c, fresh), {
+              ...(await settingsState(session.userId)),
+              notice: ctx.t.passwordChanged,
+            })),
+          );
+        } catch (error) {
+          const words = parsed.success ? wordsOf(error) : parsed.error.issues[0].message;
+          return send(
+            c,
+            renderPage(
+              SettingsPage(ctx, { ...(await settingsState(session.userId)), error: words }),
+            ),
+            400,
+          );
+        }
+      }),
+    )
+    .post(
+      "/settings/delete-account",
+      signedInPost(async (c, session, ctx, form) => {
+        try {
+          await accounts.deleteAccount(session.userId, String(form.password ?? ""));
+        } catch (error) {
+          return send(
+            c,
+            renderPage(
+              SettingsPage(ctx, {
+                ...(await settingsState(session.userId)),
+                error: wordsOf(error),
+              }),
+            ),
+            403,
+          );
+        }
+        sessions.end(c);
+        return c.redirect("/", 303);
+      }),
+    );
+}
