@@ -55,8 +55,23 @@ export function oauthRoutes(
     sessions.csrfToken(c, session, `consent\n${JSON.stringify(params)}`);
   const sessionUser = (c: Context<AppEnv>) => sessions.current(c);
 
+  const signInView = async (
+    c: Context<AppEnv>,
+    params: Record<string, string>,
+    clientName: string,
+    error?: string,
+  ) =>
+    signInPage(
+      { ...params, csrf: await sessions.csrfToken(c, null, "authorize-login") },
+      clientName,
+      error,
+    );
+
   const html = (c: Context<AppEnv>, view: { html: string; csp: string }, status = 200) => {
     c.header("Content-Security-Policy", view.csp);
+    // Same-origin referrers make browsers send a real Origin with form posts (no-referrer
+    // makes it "null"), which the origin checks read.
+    c.header("Referrer-Policy", "same-origin");
     c.header("Cache-Control", "no-store");
     return c.html(view.html, status as 200);
   };
@@ -205,12 +220,13 @@ export function oauthRoutes(
       const request = await checked(c, params);
       if (request instanceof Response) return request;
       const session = await sessionUser(c);
-      if (!session) return html(c, signInPage(params, request.client.name));
+      if (!session) return html(c, await signInView(c, params, request.client.name));
       return showConsent(c, request, params, session);
     })
     .post("/authorize", async (c) => {
       const origin = c.req.header("Origin");
-      if (origin && origin !== config.publicUrl) {
+      // "null" is what a browser sends when it will not say; the CSRF tokens decide then.
+      if (origin && origin !== "null" && origin !== config.publicUrl) {
         return html(c, authorizeErrorPage("This form was sent from another site."), 403);
       }
       const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
@@ -218,6 +234,14 @@ export function oauthRoutes(
       const request = await checked(c, params);
       if (request instanceof Response) return request;
       if (form.action === "login") {
+        // Without this, another site could sign a visitor in to the attacker's account.
+        if (!(await sessions.verify(c, null, form.csrf, "authorize-login"))) {
+          return html(
+            c,
+            await signInView(c, params, request.client.name, "The form expired; try again."),
+            403,
+          );
+        }
         try {
           const session = await services.accounts.login(
             String(form.email ?? ""),
@@ -232,11 +256,11 @@ export function oauthRoutes(
         } catch (error) {
           if (!(error instanceof PensieveError)) throw error;
           const status = error.code === "too_many_requests" ? 429 : 401;
-          return html(c, signInPage(params, request.client.name, error.message), status);
+          return html(c, await signInView(c, params, request.client.name, error.message), status);
         }
       }
       const session = await sessionUser(c);
-      if (!session) return html(c, signInPage(params, request.client.name), 401);
+      if (!session) return html(c, await signInView(c, params, request.client.name), 401);
       if (form.csrf !== await csrfFor(c, session, params)) {
         return html(c, authorizeErrorPage("The form expired; start the connection again."), 403);
       }

@@ -89,6 +89,8 @@ export function pageRoutes(deps: {
 
   const send = (c: Context<AppEnv>, body: string, status = 200) => {
     c.header("Content-Security-Policy", PAGE_CSP);
+    // Same-origin referrers make browsers send a real Origin with form posts.
+    c.header("Referrer-Policy", "same-origin");
     c.header("Cache-Control", "no-store");
     c.header("Vary", "Cookie, Accept-Language");
     return c.html(body, status as 200);

@@ -71,7 +71,8 @@ export class WebSessions {
     purpose = "form",
   ): Promise<boolean> {
     const origin = c.req.header("Origin");
-    if (origin && origin !== this.config.publicUrl) return false;
+    // "null" is what a browser sends when it will not say; the token decides then.
+    if (origin && origin !== "null" && origin !== this.config.publicUrl) return false;
     if (typeof submitted !== "string" || submitted.length === 0) return false;
     const anonymous = session ? null : getCookie(c, ANON_COOKIE);
     if (!session && !anonymous) return false;

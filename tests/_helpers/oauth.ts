@@ -28,11 +28,14 @@ export async function consentInBrowser(
   form.set("password", account.password);
   const consent = await fetch(`${server.url}/authorize`, {
     method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Cookie: cookiesOf(signIn).join("; "),
+    },
     body: form,
     redirect: "manual",
   });
-  const cookie = (consent.headers.get("Set-Cookie") ?? "").split(";")[0];
+  const cookie = cookiesOf(consent).find((c) => c.includes("pensieve_session")) ?? "";
   const consentPage = await consent.text();
   if (consent.status !== 200) return { location: "", status: consent.status, page: consentPage };
   const answer = new URLSearchParams(hiddenFields(consentPage));
@@ -45,6 +48,11 @@ export async function consentInBrowser(
   });
   const page = await done.text();
   return { location: done.headers.get("Location") ?? "", status: done.status, page, cookie };
+}
+
+/** The name=value of each cookie a response sets. */
+export function cookiesOf(response: Response): string[] {
+  return response.headers.getSetCookie().map((c) => c.split(";")[0]);
 }
 
 /** The hidden inputs of a page's form, unescaped. */

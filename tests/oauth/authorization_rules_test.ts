@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { ManualClock } from "../../core/clock.ts";
-import { consentInBrowser } from "../_helpers/oauth.ts";
+import { consentInBrowser, cookiesOf, hiddenFields } from "../_helpers/oauth.ts";
 import {
   signUp,
   startServer,
@@ -292,17 +292,32 @@ Deno.test("authorize: pages are not framable, escape the client's name, and need
     const wrong = await consentInBrowser(server, url, { ...account, password: "wrong password!" });
     assert.equal(wrong.status, 401);
     // A forged approval without the session's CSRF token.
-    const login = await fetch(`${server.url}/authorize`, {
+    const loginBody = {
+      ...Object.fromEntries(url.searchParams),
+      action: "login",
+      email: account.email,
+      password: account.password,
+    };
+    // Signing in needs the page's own token: another site cannot sign a visitor in.
+    const noToken = await fetch(`${server.url}/authorize`, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(loginBody),
+    });
+    assert.equal(noToken.status, 403);
+    await noToken.body?.cancel();
+    const login = await fetch(`${server.url}/authorize`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        Cookie: cookiesOf(page).join("; "),
+      },
       body: new URLSearchParams({
-        ...Object.fromEntries(url.searchParams),
-        action: "login",
-        email: account.email,
-        password: account.password,
+        ...loginBody,
+        csrf: Object.fromEntries(hiddenFields(html)).csrf,
       }),
     });
-    const cookie = login.headers.get("Set-Cookie")!;
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith("pensieve_session"))!;
     assert.match(cookie, /HttpOnly/i);
     assert.match(cookie, /SameSite=Lax/i);
     await login.body?.cancel();
