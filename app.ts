@@ -118,15 +118,25 @@ export function createApp(deps: {
   app.route("/", mcpRoutes({ config, services, streamable, sse, isDraining: () => draining }));
   const webSessions = new WebSessions(config, services);
   app.route("/", oauthRoutes(services, config, webSessions));
-  const stylesheet = staticAsset("app.css", "text/css; charset=utf-8");
-  app.get(stylesheet.path, (c) => {
-    c.header("Content-Type", stylesheet.type);
-    c.header("Cache-Control", "public, max-age=31536000, immutable");
-    return c.body(stylesheet.body);
-  });
+  const stylesheet = staticAsset("app.css", "text/css; charset=utf-8")!;
+  const islands = staticAsset("build/islands.js", "text/javascript; charset=utf-8");
+  for (const asset of [stylesheet, islands]) {
+    if (!asset) continue;
+    app.get(asset.path, (c) => {
+      c.header("Content-Type", asset.type);
+      c.header("Cache-Control", "public, max-age=31536000, immutable");
+      return c.body(asset.body);
+    });
+  }
   app.route(
     "/",
-    pageRoutes({ config, services, sessions: webSessions, stylesheet: stylesheet.path }),
+    pageRoutes({
+      config,
+      services,
+      sessions: webSessions,
+      stylesheet: stylesheet.path,
+      script: islands?.path ?? null,
+    }),
   );
   app.use("/api/*", requireUser(services.authenticator));
   app.route("/api/tokens", tokenRoutes(services));

@@ -31,6 +31,7 @@ import type { BrowserSession, WebSessions } from "./web_session.ts";
 const PAGE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
+  "connect-src 'self'",
   "style-src 'self'",
   "img-src 'self'",
   "form-action 'self'",
@@ -63,6 +64,7 @@ export function pageRoutes(deps: {
   services: Services;
   sessions: WebSessions;
   stylesheet: string;
+  script: string | null;
 }): Hono<AppEnv> {
   const { config, services, sessions } = deps;
   const { conversations, accounts, personalTokens, authorizationServer } = services;
@@ -84,6 +86,7 @@ export function pageRoutes(deps: {
       publicUrl: config.publicUrl,
       here: url.pathname + url.search,
       stylesheet: deps.stylesheet,
+      script: deps.script,
     };
   };
 

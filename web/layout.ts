@@ -13,6 +13,8 @@ export interface PageContext {
   /** The current path and query, for the language switch to come back to. */
   here: string;
   stylesheet: string;
+  /** The islands bundle, when it was built; pages work without it. */
+  script: string | null;
 }
 
 /** A hidden CSRF field; every form that changes state carries one. */
@@ -42,6 +44,7 @@ export function Layout(ctx: PageContext, title: string, body: unknown): VNode {
         <meta name="color-scheme" content="light dark" />
         <title>${title} · Pensieve</title>
         <link rel="stylesheet" href=${ctx.stylesheet} />
+      ${ctx.script ? html`<script src=${ctx.script} defer></script>` : null}
       </head>
       <body>
         <a class="skip" href="#main">${t.skip}</a>

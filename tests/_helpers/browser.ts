@@ -31,13 +31,18 @@ export async function launchChromium(): Promise<Browser> {
 /** Runs `fn` with a fresh page (its own cookies) and always closes the browser. */
 export async function withPage(
   fn: (page: Page) => Promise<void>,
-  options: { viewport?: { width: number; height: number }; locale?: string } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    locale?: string;
+    permissions?: string[];
+  } = {},
 ): Promise<void> {
   const browser = await launchChromium();
   try {
     const context = await browser.newContext({
       viewport: options.viewport ?? { width: 1280, height: 800 },
       locale: options.locale ?? "en-US",
+      permissions: options.permissions,
     });
     await fn(await context.newPage());
   } finally {

@@ -29,6 +29,7 @@ export function ConversationPage(
       <p class="actions">
         <a class="button" href=${`${base}/download?format=md`} download>${t.downloadMarkdown}</a>
         <a class="button" href=${`${base}/download?format=json`} download>${t.downloadJson}</a>
+        <span data-copy-url=${`${base}/download?format=md`}></span>
       </p>
       <ol class="messages">
         ${

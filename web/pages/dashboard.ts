@@ -108,12 +108,16 @@ export function DashboardPage(ctx: PageContext, state: DashboardState): VNode {
         ? html`<p class="filter">${t.tags}: <span class="tag">${state.tag}</span></p>`
         : null
     }
-      ${list.length ? html`<ul class="conversations">${list}</ul>` : empty}
-      ${
+      <div id="results">
+        ${list.length ? html`<ul class="conversations">${list}</ul>` : empty}
+        ${
       state.nextCursor
-        ? html`<p><a class="button" href=${params(state.nextCursor)}>${t.older}</a></p>`
+        ? html`<p class="pager"><a class="button" href=${
+          params(state.nextCursor)
+        }>${t.older}</a></p>`
         : null
-    }`,
+    }
+      </div>`,
   );
 }
 

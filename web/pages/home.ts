@@ -16,21 +16,27 @@ export function HomePage(ctx: PageContext): VNode {
       "claude.ai / Claude Desktop",
       html`
         <p>Settings → Connectors → Add custom connector →</p>
-        <pre><code>${mcp}</code></pre>
+        <pre data-copy><code>${mcp}</code></pre>
       `,
     ],
     [
       "ChatGPT",
       html`
         <p>Settings → Apps & Connectors → Developer mode → Create, OAuth →</p>
-        <pre><code>${mcp}</code></pre>
+        <pre data-copy><code>${mcp}</code></pre>
       `,
     ],
-    ["Claude Code", html`<pre><code>claude mcp add --transport http pensieve ${mcp}</code></pre>`],
-    ["mcp-remote (stdio clients)", html`<pre><code>${desktop}</code></pre>`],
+    [
+      "Claude Code",
+      html`<pre data-copy><code>claude mcp add --transport http pensieve ${mcp}</code></pre>`,
+    ],
+    ["mcp-remote (stdio clients)", html`<pre data-copy><code>${desktop}</code></pre>`],
     [
       "MCP Inspector",
-      html`<pre><code>npx @modelcontextprotocol/inspector --cli ${mcp} --transport http --header "Authorization: Bearer psv_…" --method tools/list</code></pre>`,
+      html`
+        <pre
+          data-copy><code>npx @modelcontextprotocol/inspector --cli ${mcp} --transport http --header "Authorization: Bearer psv_…" --method tools/list</code></pre>
+      `,
     ],
   ];
   return Layout(

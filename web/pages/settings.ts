@@ -29,7 +29,7 @@ export function SettingsPage(ctx: PageContext, state: SettingsState): VNode {
         ? html`
           <div class="secret" role="status">
             <p>${t.tokenCreated}</p>
-            <pre><code>${state.newSecret}</code></pre>
+            <pre data-copy><code>${state.newSecret}</code></pre>
           </div>
         `
         : null

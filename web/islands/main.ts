@@ -1,0 +1,113 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The dashboard's islands: small Preact components mounted into server-rendered pages that work
+ * without them. One bundle (`deno task build`), loaded with `defer` from /static.
+ */
+import { h, render } from "preact";
+import { useState } from "preact/hooks";
+
+type Strings = { copy: string; copied: string; copyMarkdown: string; loading: string };
+
+function strings(): Strings {
+  const lang = document.documentElement.lang;
+  return lang === "ko"
+    ? { copy: "복사", copied: "복사됨", copyMarkdown: "Markdown 복사", loading: "불러오는 중…" }
+    : { copy: "Copy", copied: "Copied", copyMarkdown: "Copy as Markdown", loading: "Loading…" };
+}
+
+/** A button that copies text (or text fetched from a URL) to the clipboard, and says so. */
+function CopyButton(props: { text?: string; url?: string; label: string; done: string }) {
+  const [state, setState] = useState<"idle" | "done" | "failed">("idle");
+  const copy = async () => {
+    try {
+      const text = props.url
+        ? await (await fetch(props.url, { credentials: "same-origin" })).text()
+        : props.text ?? "";
+      await navigator.clipboard.writeText(text);
+      setState("done");
+      setTimeout(() => setState("idle"), 2000);
+    } catch {
+      setState("failed");
+    }
+  };
+  return h(
+    "button",
+    { type: "button", class: "copy", onClick: copy, "aria-live": "polite" },
+    state === "done" ? props.done : state === "failed" ? "✕" : props.label,
+  );
+}
+
+/** Copy buttons beside every `pre[data-copy]`, and on `[data-copy-url]` placeholders. */
+function mountCopyButtons(t: Strings): void {
+  for (const pre of document.querySelectorAll<HTMLElement>("pre[data-copy]")) {
+    const slot = document.createElement("div");
+    slot.className = "copy-slot";
+    pre.after(slot);
+    render(h(CopyButton, { text: pre.innerText.trim(), label: t.copy, done: t.copied }), slot);
+  }
+  for (const slot of document.querySelectorAll<HTMLElement>("[data-copy-url]")) {
+    render(
+      h(CopyButton, { url: slot.dataset.copyUrl!, label: t.copyMarkdown, done: t.copied }),
+      slot,
+    );
+  }
+}
+
+/** Replaces the results region with the one from `url`, fetched as a whole page. */
+async function swapResults(url: string, append: boolean): Promise<void> {
+  const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+  if (!res.ok) return;
+  const next = new DOMParser().parseFromString(await res.text(), "text/html");
+  const incoming = next.querySelector("#results");
+  const current = document.querySelector("#results");
+  if (!incoming || !current) return;
+  if (append) {
+    const list = current.querySelector("ul.conversations");
+    const more = incoming.querySelector("ul.conversations");
+    if (list && more) list.append(...Array.from(more.children));
+    current.querySelector(".pager")?.replaceWith(
+      incoming.querySelector(".pager") ?? document.createElement("span"),
+    );
+  } else {
+    current.replaceWith(incoming);
+  }
+  watchPager();
+}
+
+/** Search as you type: the form still submits without JavaScript. */
+function mountLiveSearch(): void {
+  const form = document.querySelector<HTMLFormElement>("form.search");
+  const input = form?.querySelector<HTMLInputElement>("input[name=q]");
+  if (!form || !input) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const params = new URLSearchParams(new FormData(form) as unknown as Record<string, string>);
+      const url = `/dashboard?${params}`;
+      history.replaceState(null, "", url);
+      swapResults(url, false);
+    }, 250);
+  });
+}
+
+/** The endless list: the "Older" link loads itself when it comes into view. */
+function watchPager(): void {
+  const link = document.querySelector<HTMLAnchorElement>("#results .pager a");
+  if (!link || !("IntersectionObserver" in window)) return;
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) {
+      observer.disconnect();
+      link.textContent = strings().loading;
+      swapResults(link.href, true);
+    }
+  });
+  observer.observe(link);
+}
+
+const t = strings();
+mountCopyButtons(t);
+mountLiveSearch();
+watchPager();
+document.documentElement.dataset.islands = "ready";
