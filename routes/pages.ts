@@ -403,6 +403,68 @@ export function pageRoutes(deps: {
         send(c, renderPage(SettingsPage(ctx, await settingsState(session.userId))))
       ),
     )
+    .get(
+      "/settings/export",
+      signedIn((_c, session) => {
+        // Streamed a conversation at a time, so a large history never sits in memory whole.
+        const userId = session.userId;
+        const encoder = new TextEncoder();
+        const body = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            const write = (text: string) => controller.enqueue(encoder.encode(text));
+            try {
+              write(
+                `{"format":"pensieve-export","version":1,"exported_at":${
+                  JSON.stringify(new Date().toISOString())
+                },"conversations":[`,
+              );
+              let cursor: string | undefined;
+              let first = true;
+              do {
+                const page = await conversations.list(userId, {
+                  cursor,
+                  limit: LIMITS.listPageMax,
+                });
+                for (const conversation of page.items) {
+                  const messages = [];
+                  let after: number | undefined;
+                  for (;;) {
+                    const part = await conversations.load(userId, conversation.id, {
+                      afterSeq: after,
+                      limit: LIMITS.messagePageMax,
+                    });
+                    messages.push(...part.messages.map(messageView));
+                    if (part.nextAfterSeq === null) break;
+                    after = part.nextAfterSeq;
+                  }
+                  write(
+                    `${first ? "" : ","}${
+                      JSON.stringify({ ...conversationView(conversation), messages })
+                    }`,
+                  );
+                  first = false;
+                }
+                cursor = page.nextCursor ?? undefined;
+              } while (cursor);
+              write("]}");
+              controller.close();
+            } catch (error) {
+              controller.error(error);
+            }
+          },
+        });
+        const day = new Date().toISOString().slice(0, 10);
+        return Promise.resolve(
+          new Response(body, {
+            headers: {
+              "Content-Type": "application/json; charset=utf-8",
+              "Content-Disposition": `attachment; filename="pensieve-export-${day}.json"`,
+              "Cache-Control": "no-store",
+            },
+          }),
+        );
+      }),
+    )
     .post(
       "/settings/tokens",
       signedInPost(async (c, session, ctx, form) => {

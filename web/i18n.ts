@@ -70,6 +70,8 @@ const en = {
   role_tool: "Tool",
   skip: "Skip to content",
   formExpired: "The form expired. Try again.",
+  exportAll: "Export everything",
+  exportHelp: "Every conversation with all its messages, as one JSON file.",
 };
 
 export type Messages = typeof en;
@@ -142,6 +144,8 @@ const ko: Messages = {
   role_tool: "도구",
   skip: "본문으로 건너뛰기",
   formExpired: "양식이 만료되었습니다. 다시 시도하세요.",
+  exportAll: "모두 내보내기",
+  exportHelp: "모든 대화와 메시지를 JSON 파일 하나로 내려받습니다.",
 };
 
 const CATALOG: Record<Locale, Messages> = { en, ko };

@@ -147,3 +147,43 @@ Deno.test("browser: pages at phone width, in Korean by Accept-Language, with a s
       await shot(page, "home-desktop");
     });
   }));
+
+Deno.test("export everything: one JSON file with every conversation and message", () =>
+  withServer((server) =>
+    withPage(async (page) => {
+      await signUpInBrowser(page, server, "export@example.com");
+      const token = await apiToken(server, "export@example.com");
+      for (const title of ["First", "Second"]) {
+        const batch = (from: number) =>
+          Array.from({ length: 600 }, (_, i) => ({ role: "user", content: `m${from + i}` }));
+        const saved = await (await server.call("/api/conversations", {
+          method: "POST",
+          token,
+          json: { title, messages: batch(0) },
+        })).json();
+        const more = await server.call(`/api/conversations/${saved.conversation.id}/messages`, {
+          method: "POST",
+          token,
+          json: { messages: batch(600) },
+        });
+        assert.equal(more.status, 201);
+        await more.body?.cancel();
+      }
+      await page.goto(`${server.url}/settings`);
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("link", { name: "Export everything" }).click(),
+      ]);
+      assert.match(download.suggestedFilename(), /^pensieve-export-\d{4}-\d\d-\d\d\.json$/);
+      const file = JSON.parse(await Deno.readTextFile(await download.path()));
+      assert.equal(file.format, "pensieve-export");
+      assert.deepEqual(file.conversations.map((c: { title: string }) => c.title).sort(), [
+        "First",
+        "Second",
+      ]);
+      for (const c of file.conversations) {
+        assert.equal(c.messages.length, 1200, "past one page of messages");
+        assert.equal(c.messages[1199].content, "m1199");
+      }
+    })
+  ));

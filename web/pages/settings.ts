@@ -19,111 +19,108 @@ export function SettingsPage(ctx: PageContext, state: SettingsState): VNode {
   return Layout(
     ctx,
     t.settings,
-    html`<h1>${t.settings}</h1>
-      ${Notice("ok", state.notice)} ${Notice("error", state.error)}
-      <section class="card" aria-labelledby="tokens">
-        <h2 id="tokens">${t.tokens}</h2>
-        <p>${t.tokensHelp}</p>
-        ${
-      state.newSecret
-        ? html`
-          <div class="secret" role="status">
-            <p>${t.tokenCreated}</p>
-            <pre data-copy><code>${state.newSecret}</code></pre>
-          </div>
-        `
-        : null
-    }
-        ${
-      state.tokens.length
-        ? html`<ul class="rows">${
-          state.tokens.map((token) =>
-            html`<li><strong>${token.name}</strong> <code>${token.prefix}…</code>
+    html`
+      <h1>${t.settings}</h1>
+            ${Notice("ok", state.notice)} ${Notice("error", state.error)}
+            <section class="card" aria-labelledby="tokens">
+              <h2 id="tokens">${t.tokens}</h2>
+              <p>${t.tokensHelp}</p>
+              ${state.newSecret
+                ? html`
+                  <div class="secret" role="status">
+                    <p>${t.tokenCreated}</p>
+                    <pre data-copy><code>${state.newSecret}</code></pre>
+                  </div>
+                `
+                : null}
+              ${state.tokens.length
+                ? html`<ul class="rows">${
+                  state.tokens.map((token) =>
+                    html`<li><strong>${token.name}</strong> <code>${token.prefix}…</code>
               <span class="hint">${t.lastUsed}: ${
-              token.lastUsedAt ? when(token.lastUsedAt, ctx) : t.never
-            }${token.expiresAt ? html`; ${t.expires} ${when(token.expiresAt, ctx)}` : null}</span>
+                      token.lastUsedAt ? when(token.lastUsedAt, ctx) : t.never
+                    }${
+                      token.expiresAt ? html`; ${t.expires} ${when(token.expiresAt, ctx)}` : null
+                    }</span>
               ${
-              PostForm(
-                ctx,
-                `/settings/tokens/${token.id}/revoke`,
-                html`<button type="submit">${t.revoke}</button>`,
-                { class: "inline" },
-              )
-            }
+                      PostForm(
+                        ctx,
+                        `/settings/tokens/${token.id}/revoke`,
+                        html`<button type="submit">${t.revoke}</button>`,
+                        { class: "inline" },
+                      )
+                    }
             </li>`
-          )
-        }</ul>`
-        : html`<p class="empty">${t.noTokens}</p>`
-    }
-        ${
-      PostForm(
-        ctx,
-        "/settings/tokens",
-        html`
-          <label for="token-name">${t.tokenName}</label>
-          <input id="token-name" name="name" required maxlength="100" />
-          <button type="submit">${t.createToken}</button>
-        `,
-      )
-    }
-      </section>
-      <section class="card" aria-labelledby="apps">
-        <h2 id="apps">${t.connectedApps}</h2>
-        ${
-      state.apps.length
-        ? html`<ul class="rows">${
-          state.apps.map((app) =>
-            html`<li><strong>${app.name}</strong>
+                  )
+                }</ul>`
+                : html`<p class="empty">${t.noTokens}</p>`}
+              ${PostForm(
+                ctx,
+                "/settings/tokens",
+                html`
+                  <label for="token-name">${t.tokenName}</label>
+                  <input id="token-name" name="name" required maxlength="100" />
+                  <button type="submit">${t.createToken}</button>
+                `,
+              )}
+            </section>
+            <section class="card" aria-labelledby="apps">
+              <h2 id="apps">${t.connectedApps}</h2>
+              ${state.apps.length
+                ? html`<ul class="rows">${
+                  state.apps.map((app) =>
+                    html`<li><strong>${app.name}</strong>
               <span class="hint">${app.scopes.join(", ")}; ${t.lastUsed}: ${
-              when(app.lastUsedAt, ctx)
-            }</span>
+                      when(app.lastUsedAt, ctx)
+                    }</span>
               ${
-              PostForm(
-                ctx,
-                `/settings/apps/${app.id}/disconnect`,
-                html`<button type="submit">${t.disconnect}</button>`,
-                { class: "inline" },
-              )
-            }
+                      PostForm(
+                        ctx,
+                        `/settings/apps/${app.id}/disconnect`,
+                        html`<button type="submit">${t.disconnect}</button>`,
+                        { class: "inline" },
+                      )
+                    }
             </li>`
-          )
-        }</ul>`
-        : html`<p class="empty">${t.noApps}</p>`
-    }
+                  )
+                }</ul>`
+                : html`<p class="empty">${t.noApps}</p>`}
+            </section>
+            <section class="card" aria-labelledby="export">
+        <h2 id="export">${t.exportAll}</h2>
+        <p>${t.exportHelp}</p>
+        <p><a class="button" href="/settings/export" download>${t.exportAll}</a></p>
       </section>
-      <section class="card" aria-labelledby="password">
-        <h2 id="password">${t.changePassword}</h2>
-        ${
-      PostForm(
-        ctx,
-        "/settings/password",
-        html`
-          <label for="current">${t.currentPassword}</label>
-          <input id="current" name="current_password" type="password" required
-            autocomplete="current-password" />
-          <label for="next">${t.newPassword}</label>
-          <input id="next" name="new_password" type="password" required minlength="8"
-            autocomplete="new-password" />
-          <button type="submit">${t.changePassword}</button>
-        `,
-      )
-    }
-      </section>
-      <section class="card danger-zone" aria-labelledby="delete">
-        <h2 id="delete">${t.deleteAccount}</h2>
-        <p>${t.deleteAccountWarning}</p>
-        ${
-      PostForm(
-        ctx,
-        "/settings/delete-account",
-        html`
-          <label for="delete-password">${t.currentPassword}</label>
-          <input id="delete-password" name="password" type="password" required
-            autocomplete="current-password" />
-          <button class="danger" type="submit">${t.deleteAccount}</button>
-        `,
-      )
-    }
-      </section>`,
+            <section class="card" aria-labelledby="password">
+              <h2 id="password">${t.changePassword}</h2>
+              ${PostForm(
+                ctx,
+                "/settings/password",
+                html`
+                  <label for="current">${t.currentPassword}</label>
+                  <input id="current" name="current_password" type="password" required
+                    autocomplete="current-password" />
+                  <label for="next">${t.newPassword}</label>
+                  <input id="next" name="new_password" type="password" required minlength="8"
+                    autocomplete="new-password" />
+                  <button type="submit">${t.changePassword}</button>
+                `,
+              )}
+            </section>
+            <section class="card danger-zone" aria-labelledby="delete">
+              <h2 id="delete">${t.deleteAccount}</h2>
+              <p>${t.deleteAccountWarning}</p>
+              ${PostForm(
+                ctx,
+                "/settings/delete-account",
+                html`
+                  <label for="delete-password">${t.currentPassword}</label>
+                  <input id="delete-password" name="password" type="password" required
+                    autocomplete="current-password" />
+                  <button class="danger" type="submit">${t.deleteAccount}</button>
+                `,
+              )}
+            </section>
+    `,
   );
 }
