@@ -42,6 +42,8 @@ export interface Config {
   mcp: McpConfig;
   /** How long an OAuth connection lasts from consent before the user must approve again. */
   oauthRefreshTtlSeconds: number;
+  /** How long a browser stays signed in to the dashboard. */
+  webSessionSeconds: number;
 }
 
 /** How the MCP endpoints behave. */
@@ -162,6 +164,7 @@ const envSchema = z.object({
   PENSIEVE_SSE_KEEPALIVE: duration("PENSIEVE_SSE_KEEPALIVE").default(15),
   PENSIEVE_ALLOWED_HOSTS: z.string().default(""),
   PENSIEVE_OAUTH_REFRESH_TTL: duration("PENSIEVE_OAUTH_REFRESH_TTL").default(90 * 86_400),
+  PENSIEVE_WEB_SESSION_TTL: duration("PENSIEVE_WEB_SESSION_TTL").default(7 * 86_400),
 });
 
 function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
@@ -224,6 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
     oauthRefreshTtlSeconds: e.PENSIEVE_OAUTH_REFRESH_TTL,
+    webSessionSeconds: e.PENSIEVE_WEB_SESSION_TTL,
     mcp: {
       responseMode: e.PENSIEVE_MCP_RESPONSE_MODE,
       callsPerMinute: e.PENSIEVE_MCP_CALLS_PER_MINUTE,

@@ -34,9 +34,10 @@ export class AccessTokens {
     nowMs: number,
     notBeforeMs = 0,
     grant?: AccessClaims["grant"],
+    ttlSeconds: number = this.ttlSeconds,
   ): Promise<{ token: string; expiresIn: number; claims: AccessClaims }> {
     const issuedAt = Math.max(Math.floor(nowMs / 1000), Math.ceil(notBeforeMs / 1000));
-    const expiresAt = issuedAt + this.ttlSeconds;
+    const expiresAt = issuedAt + ttlSeconds;
     const jti = crypto.randomUUID();
     const token = await new SignJWT(
       grant ? { gid: grant.id, client_id: grant.clientId, scope: grant.scopes.join(" ") } : {},

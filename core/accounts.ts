@@ -33,7 +33,13 @@ export class Accounts {
   }
 
   /** Creates an account and signs it in. `email` must already be normalised. */
-  async register(email: string, password: string, clientAddress: string): Promise<Session> {
+  /** `lifetimeSeconds` overrides the access token's lifetime (a browser session lasts longer). */
+  async register(
+    email: string,
+    password: string,
+    clientAddress: string,
+    lifetimeSeconds?: number,
+  ): Promise<Session> {
     await this.limiter.hit(
       `register:address:${clientAddress}`,
       this.limits.registerPerAddress,
@@ -49,14 +55,19 @@ export class Accounts {
       tokensValidAfter: 0,
     };
     await this.store.createUser(user);
-    return this.#session(user);
+    return this.#session(user, lifetimeSeconds);
   }
 
   /**
    * Signs in. An unknown email and a wrong password take the same time and give the same error;
    * failures count against the account and every attempt against the client address.
    */
-  async login(email: string, password: string, clientAddress: string): Promise<Session> {
+  async login(
+    email: string,
+    password: string,
+    clientAddress: string,
+    lifetimeSeconds?: number,
+  ): Promise<Session> {
     const accountKey = `login:account:${email}`;
     await this.limiter.check(
       accountKey,
@@ -86,7 +97,7 @@ export class Accounts {
       user.passwordHash = await this.hasher.hash(password);
       await this.store.setPasswordHash(user.id, user.passwordHash);
     }
-    return this.#session(user);
+    return this.#session(user, lifetimeSeconds);
   }
 
   /** Revokes the access token the request came with. */
@@ -114,7 +125,12 @@ export class Accounts {
    * Replaces the password after checking the current one, and revokes every credential issued
    * before now. Returns a fresh session so the caller stays signed in.
    */
-  async changePassword(userId: string, current: string, next: string): Promise<Session> {
+  async changePassword(
+    userId: string,
+    current: string,
+    next: string,
+    lifetimeSeconds?: number,
+  ): Promise<Session> {
     const user = await this.#confirmPassword(userId, current);
     // The exact instant, not rounded up to the second: personal tokens carry millisecond
     // creation times, and one made just after the change must not be born revoked. Access
@@ -122,7 +138,10 @@ export class Accounts {
     const revokedBefore = this.clock.now();
     const passwordHash = await this.hasher.hash(next);
     await this.store.setPasswordHash(userId, passwordHash, revokedBefore);
-    return this.#session({ ...user, passwordHash, tokensValidAfter: revokedBefore });
+    return this.#session(
+      { ...user, passwordHash, tokensValidAfter: revokedBefore },
+      lifetimeSeconds,
+    );
   }
 
   /** Deletes the account and everything it owns, after checking its password. */
@@ -147,8 +166,14 @@ export class Accounts {
     return user;
   }
 
-  async #session(user: User): Promise<Session> {
-    const issued = await this.accessTokens.issue(user.id, this.clock.now(), user.tokensValidAfter);
+  async #session(user: User, lifetimeSeconds?: number): Promise<Session> {
+    const issued = await this.accessTokens.issue(
+      user.id,
+      this.clock.now(),
+      user.tokensValidAfter,
+      undefined,
+      lifetimeSeconds,
+    );
     return { user, accessToken: issued.token, expiresIn: issued.expiresIn };
   }
 }

@@ -247,6 +247,7 @@ export function oauthRoutes(
             String(form.email ?? ""),
             String(form.password ?? ""),
             clientAddress(c, config.trustProxy),
+            config.webSessionSeconds,
           );
           sessions.start(c, session.accessToken, session.expiresIn);
           return showConsent(c, request, params, {

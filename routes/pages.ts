@@ -174,9 +174,10 @@ export function pageRoutes(deps: {
       }
       try {
         const address = clientAddress(c, config.trustProxy);
+        const { email, password } = parsed.data;
         const session = kind === "login"
-          ? await accounts.login(parsed.data.email, parsed.data.password, address)
-          : await accounts.register(parsed.data.email, parsed.data.password, address);
+          ? await accounts.login(email, password, address, config.webSessionSeconds)
+          : await accounts.register(email, password, address, config.webSessionSeconds);
         sessions.start(c, session.accessToken, session.expiresIn);
         return c.redirect(next, 303);
       } catch (error) {
@@ -517,6 +518,7 @@ export function pageRoutes(deps: {
             session.userId,
             parsed.data.current_password,
             parsed.data.new_password,
+            config.webSessionSeconds,
           );
           sessions.start(c, renewed.accessToken, renewed.expiresIn);
           const fresh = { token: renewed.accessToken, userId: session.userId };

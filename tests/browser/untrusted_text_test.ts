@@ -95,8 +95,14 @@ Deno.test("forms refuse a foreign Origin and a missing or wrong CSRF token", () 
       body: new URLSearchParams({ csrf, email: account.email, password: account.password }),
     });
     assert.equal(login.status, 303);
-    const session = login.headers.getSetCookie().find((c) => c.startsWith("pensieve_session"))!
-      .split(";")[0];
+    const sessionCookie = login.headers.getSetCookie().find((c) =>
+      c.startsWith("pensieve_session")
+    )!;
+    // A browser stays signed in for a week, not for one access-token hour.
+    assert.match(sessionCookie, /Max-Age=604800/);
+    assert.match(sessionCookie, /HttpOnly/);
+    assert.match(sessionCookie, /SameSite=Lax/);
+    const session = sessionCookie.split(";")[0];
     const page =
       await (await fetch(`${server.url}/dashboard/conversations/${saved.conversation.id}`, {
         headers: { Cookie: session },
