@@ -91,7 +91,8 @@ export const appendMessagesSchema = z.strictObject({
 });
 
 export const updateConversationSchema = z.strictObject({
-  title: titleSchema.optional(),
+  title: titleSchema.refine((title) => title.length > 0, { message: "title must not be empty" })
+    .optional(),
   tags: tagsSchema.optional(),
   metadata: boundedJson(LIMITS.metadataBytes).optional(),
 }).refine((patch) => Object.keys(patch).length > 0, {

@@ -10,6 +10,7 @@ import {
   updateConversationSchema,
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
+import type { Conversation } from "../core/types.ts";
 import { conversationView, messageView } from "../core/views.ts";
 import { renderPage } from "../web/html.ts";
 import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
@@ -42,12 +43,23 @@ const PAGE_CSP = [
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Only a path on this site may be a place to go back to. */
-function safeNext(value: unknown): string {
-  return typeof value === "string" && value.startsWith("/") && !value.startsWith("//") &&
-      !value.includes("\\")
-    ? value
-    : "/dashboard";
+/**
+ * Only a path on this site may be a place to go back to. Control characters are refused outright
+ * (browsers drop tabs and newlines, so "/\t/evil" would become "//evil"), then the value must
+ * resolve to this very origin.
+ */
+function safeNext(value: unknown, origin: string): string {
+  const hasControl = typeof value === "string" &&
+    [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f || ch === "\\");
+  if (typeof value !== "string" || !value.startsWith("/") || hasControl) {
+    return "/dashboard";
+  }
+  try {
+    const url = new URL(value, origin);
+    return url.origin === origin ? url.pathname + url.search + url.hash : "/dashboard";
+  } catch {
+    return "/dashboard";
+  }
 }
 
 function idOf(c: Context<AppEnv>): string {
@@ -77,17 +89,31 @@ export function pageRoutes(deps: {
       getCookie(c, "pensieve_lang"),
       c.req.header("Accept-Language"),
     );
-    const url = new URL(c.req.url);
     return {
       t: messagesFor(locale),
       locale,
       user: session ? { email: (await accounts.me(session.userId)).email } : null,
       csrf: await sessions.csrfToken(c, session),
       publicUrl: config.publicUrl,
-      here: url.pathname + url.search,
+      here: pageOf(c),
       stylesheet: deps.stylesheet,
       script: deps.script,
     };
+  };
+
+  /**
+   * The page a request belongs to: its own URL for a GET; for a form post, the page the form was
+   * on (the post's own URL is no page to come back to).
+   */
+  const pageOf = (c: Context<AppEnv>): string => {
+    const url = new URL(c.req.url);
+    if (c.req.method === "GET") return url.pathname + url.search;
+    const referer = c.req.header("Referer");
+    if (referer) {
+      const from = safeNext(new URL(referer, config.publicUrl).pathname, config.publicUrl);
+      if (referer.startsWith(config.publicUrl)) return from;
+    }
+    return url.pathname.startsWith("/settings") ? "/settings" : "/dashboard";
   };
 
   const send = (c: Context<AppEnv>, body: string, status = 200) => {
@@ -105,10 +131,7 @@ export function pageRoutes(deps: {
   ) =>
   async (c: Context<AppEnv>) => {
     const session = await sessions.current(c);
-    if (!session) {
-      const url = new URL(c.req.url);
-      return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
-    }
+    if (!session) return c.redirect(`/login?next=${encodeURIComponent(pageOf(c))}`, 303);
     return handler(c, session, await context(c, session));
   };
 
@@ -148,14 +171,14 @@ export function pageRoutes(deps: {
   const accountForm = (kind: "login" | "signup") => ({
     get: async (c: Context<AppEnv>) => {
       const session = await sessions.current(c);
-      const next = safeNext(c.req.query("next"));
+      const next = safeNext(c.req.query("next"), config.publicUrl);
       if (session) return c.redirect(next, 303);
       return send(c, renderPage(AccountFormPage(await context(c, null), kind, { next })));
     },
     post: async (c: Context<AppEnv>) => {
       const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
       const ctx = await context(c, null);
-      const next = safeNext(form.next);
+      const next = safeNext(form.next, config.publicUrl);
       if (!(await sessions.verify(c, null, form.csrf))) {
         return send(
           c,
@@ -213,6 +236,21 @@ export function pageRoutes(deps: {
     }
   };
 
+  /** Every message of a conversation, page by page; null when it is gone. */
+  const allMessages = async (userId: string, id: string) => {
+    const first = await loadConversation(userId, id);
+    if (!first) return null;
+    const items = first.messages.map(messageView);
+    let after = first.nextAfterSeq;
+    while (after !== null) {
+      const more = await loadConversation(userId, id, after);
+      if (!more) return null;
+      items.push(...more.messages.map(messageView));
+      after = more.nextAfterSeq;
+    }
+    return { conversation: first.conversation, items };
+  };
+
   const notFound = (c: Context<AppEnv>, ctx: PageContext) =>
     send(c, renderPage(MessagePage(ctx, ctx.t.notFound, ctx.t.notFound)), 404);
 
@@ -245,7 +283,7 @@ export function pageRoutes(deps: {
           maxAge: 365 * 86_400,
         });
       }
-      return c.redirect(safeNext(c.req.query("next") ?? "/"), 303);
+      return c.redirect(safeNext(c.req.query("next") ?? "/", config.publicUrl), 303);
     })
     .get(
       "/dashboard",
@@ -325,10 +363,14 @@ export function pageRoutes(deps: {
       "/dashboard/conversations/:id",
       signedInPost(async (c, session, ctx, form) => {
         const id = idOf(c);
-        const parsed = updateConversationSchema.safeParse({
-          title: form.title,
-          tags: splitTags(form.tags ?? ""),
-        });
+        // Tags are only sent back when the field was edited: a tag may itself hold a comma.
+        const tagsChanged = (form.tags ?? "") !== (form.tags_shown ?? "");
+        const parsed = (form.title ?? "").trim() === ""
+          ? { success: false as const, error: { issues: [{ message: ctx.t.titleRequired }] } }
+          : updateConversationSchema.safeParse({
+            title: form.title,
+            ...(tagsChanged ? { tags: splitTags(form.tags ?? "") } : {}),
+          });
         const loaded = await loadConversation(session.userId, id);
         if (!loaded) return notFound(c, ctx);
         if (!parsed.success) {
@@ -407,53 +449,57 @@ export function pageRoutes(deps: {
     .get(
       "/settings/export",
       signedIn((_c, session) => {
-        // Streamed a conversation at a time, so a large history never sits in memory whole.
+        // One conversation per pull: nothing is read before the client asks for more, so a
+        // large history never sits in memory whole and a slow reader holds nothing up.
         const userId = session.userId;
         const encoder = new TextEncoder();
+        const exportedAt = new Date().toISOString();
+        let heads: Conversation[] | null = null;
+        let index = 0;
+        let written = 0;
         const body = new ReadableStream<Uint8Array>({
-          async start(controller) {
-            const write = (text: string) => controller.enqueue(encoder.encode(text));
+          async pull(controller) {
             try {
-              write(
-                `{"format":"pensieve-export","version":1,"exported_at":${
-                  JSON.stringify(new Date().toISOString())
-                },"conversations":[`,
-              );
-              let cursor: string | undefined;
-              let first = true;
-              do {
-                const page = await conversations.list(userId, {
-                  cursor,
-                  limit: LIMITS.listPageMax,
-                });
-                for (const conversation of page.items) {
-                  const messages = [];
-                  let after: number | undefined;
-                  for (;;) {
-                    const part = await conversations.load(userId, conversation.id, {
-                      afterSeq: after,
-                      limit: LIMITS.messagePageMax,
-                    });
-                    messages.push(...part.messages.map(messageView));
-                    if (part.nextAfterSeq === null) break;
-                    after = part.nextAfterSeq;
-                  }
-                  write(
-                    `${first ? "" : ","}${
-                      JSON.stringify({ ...conversationView(conversation), messages })
-                    }`,
-                  );
-                  first = false;
-                }
-                cursor = page.nextCursor ?? undefined;
-              } while (cursor);
-              write("]}");
+              if (heads === null) {
+                // The list is taken once, first: changes during the export move nothing out of it.
+                heads = [];
+                let cursor: string | undefined;
+                do {
+                  const page = await conversations.list(userId, {
+                    cursor,
+                    limit: LIMITS.listPageMax,
+                  });
+                  heads.push(...page.items);
+                  cursor = page.nextCursor ?? undefined;
+                } while (cursor);
+                controller.enqueue(encoder.encode(
+                  `{"format":"pensieve-export","version":1,"exported_at":${
+                    JSON.stringify(exportedAt)
+                  },"conversations":[`,
+                ));
+                return;
+              }
+              while (index < heads.length) {
+                const head = heads[index++];
+                const messages = await allMessages(userId, head.id);
+                if (messages === null) continue; // deleted meanwhile
+                controller.enqueue(encoder.encode(
+                  `${written++ > 0 ? "," : ""}${
+                    JSON.stringify({
+                      ...conversationView(messages.conversation),
+                      messages: messages.items,
+                    })
+                  }`,
+                ));
+                return;
+              }
+              controller.enqueue(encoder.encode("]}"));
               controller.close();
             } catch (error) {
               controller.error(error);
             }
           },
-        });
+        }, { highWaterMark: 0 });
         const day = new Date().toISOString().slice(0, 10);
         return Promise.resolve(
           new Response(body, {
@@ -511,7 +557,10 @@ export function pageRoutes(deps: {
     .post(
       "/settings/password",
       signedInPost(async (c, session, ctx, form) => {
-        const parsed = changePasswordSchema.safeParse(form);
+        const parsed = changePasswordSchema.safeParse({
+          current_password: form.current_password,
+          new_password: form.new_password,
+        });
         try {
           if (!parsed.success) throw parsed.error;
           const renewed = await accounts.changePassword(

@@ -72,6 +72,7 @@ const en = {
   formExpired: "The form expired. Try again.",
   exportAll: "Export everything",
   exportHelp: "Every conversation with all its messages, as one JSON file.",
+  titleRequired: "A title can't be empty.",
 };
 
 export type Messages = typeof en;
@@ -146,6 +147,7 @@ const ko: Messages = {
   formExpired: "양식이 만료되었습니다. 다시 시도하세요.",
   exportAll: "모두 내보내기",
   exportHelp: "모든 대화와 메시지를 JSON 파일 하나로 내려받습니다.",
+  titleRequired: "제목을 비워 둘 수 없습니다.",
 };
 
 const CATALOG: Record<Locale, Messages> = { en, ko };

@@ -21,9 +21,13 @@ function CopyButton(props: { text?: string; url?: string; label: string; done: s
   const [state, setState] = useState<"idle" | "done" | "failed">("idle");
   const copy = async () => {
     try {
-      const text = props.url
-        ? await (await fetch(props.url, { credentials: "same-origin" })).text()
-        : props.text ?? "";
+      let text = props.text ?? "";
+      if (props.url) {
+        // A lapsed session redirects to the sign-in page: that is a failure, not the text.
+        const res = await fetch(props.url, { credentials: "same-origin", redirect: "error" });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        text = await res.text();
+      }
       await navigator.clipboard.writeText(text);
       setState("done");
       setTimeout(() => setState("idle"), 2000);
@@ -54,11 +58,34 @@ function mountCopyButtons(t: Strings): void {
   }
 }
 
-/** Replaces the results region with the one from `url`, fetched as a whole page. */
+/** Each search or page load gets a number; only the newest one may change the page. */
+let generation = 0;
+let inflight: AbortController | undefined;
+
+/**
+ * Replaces the results region with the one from `url`, fetched as a whole page (an error page's
+ * region too, so a refused search says why). With `append`, adds its items instead, unless a
+ * newer search started meanwhile.
+ */
 async function swapResults(url: string, append: boolean): Promise<void> {
-  const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-  if (!res.ok) return;
-  const next = new DOMParser().parseFromString(await res.text(), "text/html");
+  const mine = append ? generation : ++generation;
+  if (!append) inflight?.abort();
+  const controller = new AbortController();
+  if (!append) inflight = controller;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      credentials: "same-origin",
+      redirect: "error",
+      headers: { Accept: "text/html" },
+      signal: controller.signal,
+    });
+  } catch {
+    return; // aborted by a newer search, or the session lapsed: the form still works
+  }
+  const page = await res.text();
+  if (mine !== generation) return;
+  const next = new DOMParser().parseFromString(page, "text/html");
   const incoming = next.querySelector("#results");
   const current = document.querySelector("#results");
   if (!incoming || !current) return;

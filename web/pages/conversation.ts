@@ -65,6 +65,7 @@ export function ConversationPage(
           <input id="title" name="title" required maxlength="300" value=${c.title} />
           <label for="tags">${t.tags}</label>
           <input id="tags" name="tags" value=${c.tags.join(", ")} aria-describedby="tags-hint" />
+          <input type="hidden" name="tags_shown" value=${c.tags.join(", ")} />
           <p id="tags-hint" class="hint">${t.tagsHint}</p>
           <button type="submit">${t.save}</button>
         `,

@@ -102,13 +102,14 @@ export function DashboardPage(ctx: PageContext, state: DashboardState): VNode {
         <button type="submit">${t.search}</button>
         ${searching || state.tag ? html`<a href="/dashboard">${t.clear}</a>` : null}
       </form>
-      ${Notice("error", state.error)}
+
       ${
       state.tag
         ? html`<p class="filter">${t.tags}: <span class="tag">${state.tag}</span></p>`
         : null
     }
       <div id="results">
+        ${Notice("error", state.error)}
         ${list.length ? html`<ul class="conversations">${list}</ul>` : empty}
         ${
       state.nextCursor
