@@ -20,6 +20,7 @@ import { openApiDocument } from "./routes/openapi.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { oauthRoutes, PUBLIC_OAUTH_PATHS } from "./routes/oauth.ts";
 import { connectedAppRoutes } from "./routes/api/connected_apps.ts";
+import { importRoutes } from "./routes/api/import.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { staticAsset } from "./routes/static_asset.ts";
 import { WebSessions } from "./routes/web_session.ts";
@@ -96,12 +97,17 @@ export function createApp(deps: {
     c.header("Cache-Control", "no-store");
   });
   // After no-store, so a refused oversize body is not cacheable either.
-  app.use(bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw new TooLarge(`The request body is larger than ${config.maxBodyBytes} bytes.`);
-    },
-  }));
+  const limitTo = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new TooLarge(`The request body is larger than ${maxSize} bytes.`);
+      },
+    });
+  const generalLimit = limitTo(config.maxBodyBytes);
+  // An export upload is streamed into the importer, so it may be far larger than a request.
+  const importLimit = limitTo(config.maxImportBytes);
+  app.use((c, next) => c.req.path === "/api/import" ? importLimit(c, next) : generalLimit(c, next));
 
   app.route("/", healthRoutes(store, () => draining));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));
@@ -143,6 +149,7 @@ export function createApp(deps: {
   app.route("/api/conversations", conversationRoutes(services));
   app.route("/api/search", searchRoutes(services));
   app.route("/api/connected-apps", connectedAppRoutes(services));
+  app.route("/api/import", importRoutes(services));
 
   return {
     hono: app,

@@ -32,6 +32,8 @@ export interface Config {
   corsOrigins: string[];
   accessTokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Largest export file `POST /api/import` takes (it is streamed, not held). */
+  maxImportBytes: number;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
   trustProxy: boolean;
   /** Seconds /readyz answers 503 before the server stops taking connections on shutdown. */
@@ -139,6 +141,9 @@ const envSchema = z.object({
   PENSIEVE_MAX_BODY_BYTES: integer("PENSIEVE_MAX_BODY_BYTES", 1024, 1024 ** 3).default(
     10 * 1024 * 1024,
   ),
+  PENSIEVE_MAX_IMPORT_BYTES: integer("PENSIEVE_MAX_IMPORT_BYTES", 1024, 64 * 1024 ** 3).default(
+    2 * 1024 ** 3,
+  ),
   PENSIEVE_TRUST_PROXY: bool("PENSIEVE_TRUST_PROXY").default(false),
   PENSIEVE_DRAIN_SECONDS: integer("PENSIEVE_DRAIN_SECONDS", 0, 300).default(0),
   PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT: integer("PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000)
@@ -217,6 +222,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     corsOrigins,
     accessTokenTtlSeconds: e.PENSIEVE_ACCESS_TOKEN_TTL,
     maxBodyBytes: e.PENSIEVE_MAX_BODY_BYTES,
+    maxImportBytes: e.PENSIEVE_MAX_IMPORT_BYTES,
     trustProxy: e.PENSIEVE_TRUST_PROXY,
     drainSeconds: e.PENSIEVE_DRAIN_SECONDS,
     rateLimits: {

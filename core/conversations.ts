@@ -64,7 +64,8 @@ function toNewMessage(message: MessageInput): NewMessage {
 }
 
 /** A title from the first words someone said, when none was given. */
-function defaultTitle(messages: MessageInput[]): string {
+/** A title from the first user line (or any line), for a conversation saved without one. */
+export function defaultTitle(messages: Pick<MessageInput, "role" | "content">[]): string {
   const first = messages.find((m) => m.role === "user" && m.content.trim()) ??
     messages.find((m) => m.content.trim());
   if (!first) return "Untitled conversation";
@@ -83,7 +84,7 @@ function toFilter(query: Pick<ListQuery, "tag" | "source" | "updated_from" | "up
 }
 
 /** A UUID (version 8, name-based) for one user's idempotency key: the same inputs, the same id. */
-async function idempotentId(userId: string, key: string): Promise<string> {
+export async function idempotentId(userId: string, key: string): Promise<string> {
   const hex = (await sha256Hex(`conversation\n${userId}\n${key}`)).slice(0, 32).split("");
   hex[12] = "8";
   hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);

@@ -9,6 +9,7 @@ import { RateLimiter } from "./rate_limiter.ts";
 import { AuthorizationServer } from "./oauth/authorization_server.ts";
 import { type MetadataFetcher, systemMetadataFetcher } from "./oauth/client_metadata_document.ts";
 import { OAuthClients } from "./oauth/clients.ts";
+import { Importer } from "./import/importer.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../db/store.ts";
 
@@ -20,6 +21,7 @@ export interface Services {
   conversations: Conversations;
   oauthClients: OAuthClients;
   authorizationServer: AuthorizationServer;
+  importer: Importer;
 }
 
 /** The MCP endpoint's URL: the OAuth resource and the audience of tokens issued for it. */
@@ -70,6 +72,7 @@ export function createServices(deps: {
     personalTokens,
     conversations: new Conversations(store, clock),
     oauthClients,
+    importer: new Importer(store, clock),
     authorizationServer: new AuthorizationServer(store, clock, oauthClients, mcpTokens, {
       issuer: config.publicUrl,
       resource: mcpResource(config.publicUrl),

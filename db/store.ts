@@ -24,7 +24,9 @@ export interface NewConversation {
   source: string;
   metadata: Metadata;
   messages: NewMessage[];
+  /** Updated time, and created time unless `createdAt` says otherwise (an import keeps both). */
   now: number;
+  createdAt?: number;
 }
 
 /** The fields of a conversation head that can change after it is saved. */

@@ -654,7 +654,7 @@ export class SqliteStore implements Store {
           JSON.stringify(input.tags),
           input.source,
           JSON.stringify(input.metadata),
-          input.now,
+          input.createdAt ?? input.now,
           input.now,
         )!;
       } catch (error) {

@@ -1,0 +1,108 @@
+import type { Metadata } from "../types.ts";
+import { type ImportedConversation, type ImportedMessage, ImportProblem } from "./imported.ts";
+
+type ClaudeMessage = Record<string, unknown> & { uuid?: string; parent_message_uuid?: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function iso(value: unknown): number | undefined {
+  if (typeof value !== "string") return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * The active branch when messages name their parents (newer exports): from the newest message
+ * up through parent links. Older exports are one list, already in order.
+ */
+function activeBranch(messages: ClaudeMessage[]): ClaudeMessage[] {
+  if (!messages.some((m) => typeof m.parent_message_uuid === "string")) return messages;
+  const byId = new Map(messages.map((m) => [String(m.uuid), m]));
+  const hasChild = new Set(messages.map((m) => String(m.parent_message_uuid)));
+  const leaves = messages.filter((m) => !hasChild.has(String(m.uuid)));
+  const leaf = leaves.reduce<ClaudeMessage | undefined>(
+    (best, m) => !best || (iso(m.created_at) ?? 0) >= (iso(best.created_at) ?? 0) ? m : best,
+    undefined,
+  );
+  const branch: ClaudeMessage[] = [];
+  const seen = new Set<string>();
+  for (let m = leaf; m && !seen.has(String(m.uuid)); m = byId.get(String(m.parent_message_uuid))) {
+    seen.add(String(m.uuid));
+    branch.push(m);
+  }
+  return branch.reverse();
+}
+
+/** One conversation of a Claude.ai data export (`conversations.json`). */
+export function fromClaude(raw: unknown, position: number): ImportedConversation {
+  if (!isRecord(raw)) {
+    throw new ImportProblem(`conversation #${position + 1}`, "(root)", "is not an object");
+  }
+  const sourceId = typeof raw.uuid === "string" ? raw.uuid : "";
+  const label = sourceId || `conversation #${position + 1}`;
+  if (!sourceId) throw new ImportProblem(label, "uuid", "is missing");
+  if (!Array.isArray(raw.chat_messages)) {
+    throw new ImportProblem(label, "chat_messages", "is not a list");
+  }
+  const messages: ImportedMessage[] = [];
+  for (const [i, m] of activeBranch(raw.chat_messages as ClaudeMessage[]).entries()) {
+    if (!isRecord(m)) throw new ImportProblem(label, `chat_messages[${i}]`, "is not an object");
+    const role = m.sender === "human" ? "user" : m.sender === "assistant" ? "assistant" : null;
+    if (!role) continue;
+    const texts: string[] = [];
+    const thinking: string[] = [];
+    const tools: unknown[] = [];
+    for (const block of Array.isArray(m.content) ? m.content : []) {
+      if (!isRecord(block)) continue;
+      if (block.type === "text" && typeof block.text === "string") texts.push(block.text);
+      else if (block.type === "thinking" && typeof block.thinking === "string") {
+        thinking.push(block.thinking);
+      } else if (block.type === "tool_use") {
+        tools.push({ type: "tool_use", name: block.name ?? null, input: block.input ?? null });
+      } else if (block.type === "tool_result") {
+        tools.push({
+          type: "tool_result",
+          name: block.name ?? null,
+          content: block.content ?? null,
+        });
+      }
+    }
+    const text = (texts.length ? texts.join("\n\n") : typeof m.text === "string" ? m.text : "")
+      .trim();
+    const attachments = (Array.isArray(m.attachments) ? m.attachments : []).filter(isRecord);
+    const files = (Array.isArray(m.files) ? m.files : []).filter(isRecord);
+    if (!text && !attachments.length && !files.length) continue;
+    const metadata: Metadata = { source_id: String(m.uuid ?? `${sourceId}:${i}`) };
+    if (thinking.length) metadata.thinking = thinking.join("\n\n");
+    if (tools.length) metadata.tool_calls = tools;
+    if (attachments.length) {
+      metadata.attachments = attachments.map((a) => ({
+        file_name: a.file_name ?? null,
+        extracted_content: typeof a.extracted_content === "string"
+          ? a.extracted_content.slice(0, 4000)
+          : null,
+      }));
+    }
+    if (files.length) metadata.files = files.map((f) => f.file_name ?? f.file_uuid ?? null);
+    const shown = text || attachments.map((a) => `[attachment: ${a.file_name ?? "file"}]`)
+      .concat(files.map((f) => `[file: ${f.file_name ?? "file"}]`)).join("\n");
+    messages.push({
+      sourceId: String(m.uuid ?? `${sourceId}:${i}`),
+      role,
+      content: shown,
+      createdAt: iso(m.created_at),
+      metadata,
+    });
+  }
+  return {
+    source: "import:claude",
+    sourceId,
+    title: typeof raw.name === "string" ? raw.name.trim() : "",
+    createdAt: iso(raw.created_at),
+    updatedAt: iso(raw.updated_at),
+    messages,
+    metadata: { source_id: sourceId },
+  };
+}

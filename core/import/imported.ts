@@ -1,0 +1,30 @@
+import type { Metadata, Role } from "../types.ts";
+
+/** A message as read from another service's export, before it has a place here. */
+export interface ImportedMessage {
+  /** The message's id in the source: re-importing it stores nothing twice. */
+  sourceId: string;
+  role: Role;
+  content: string;
+  createdAt?: number;
+  metadata?: Metadata;
+}
+
+/** A conversation as read from another service's export. */
+export interface ImportedConversation {
+  /** `import:chatgpt`, `import:claude`, … */
+  source: string;
+  sourceId: string;
+  title: string;
+  createdAt?: number;
+  updatedAt?: number;
+  messages: ImportedMessage[];
+  metadata: Metadata;
+}
+
+/** A conversation that cannot be read: which one, and which field is wrong. */
+export class ImportProblem extends Error {
+  constructor(readonly conversation: string, readonly field: string, message: string) {
+    super(`${conversation}: ${field}: ${message}`);
+  }
+}

@@ -1,0 +1,123 @@
+import type { Clock } from "../clock.ts";
+import { defaultTitle, idempotentId } from "../conversations.ts";
+import { PensieveError } from "../errors.ts";
+import { LIMITS } from "../limits.ts";
+import type { NewMessage } from "../types.ts";
+import type { Store } from "../../db/store.ts";
+import { fromChatGpt } from "./chatgpt.ts";
+import { fromClaude } from "./claude.ts";
+import { readExport } from "./export_reader.ts";
+import { type ImportedConversation, ImportProblem } from "./imported.ts";
+
+/** What an import did, in numbers, and what it could not take with the reason. */
+export interface ImportSummary {
+  conversations_created: number;
+  conversations_updated: number;
+  conversations_unchanged: number;
+  messages_added: number;
+  skipped: { conversation: string; reason: string }[];
+}
+
+/** Text as SQLite will keep it: no NUL (it would cut the string), no lone surrogates. */
+function storable(text: string, max: number): string {
+  const clean = text.replaceAll("\u0000", "\uFFFD").toWellFormed();
+  return clean.length <= max ? clean : clean.slice(0, max - 20) + "\n[…truncated]";
+}
+
+function interpret(value: unknown, position: number): ImportedConversation {
+  const record = typeof value === "object" && value !== null
+    ? value as Record<string, unknown>
+    : {};
+  // Recognised by the fields each service always writes, so a damaged one still gets a reason.
+  if ("mapping" in record || "current_node" in record || "conversation_id" in record) {
+    return fromChatGpt(value, position);
+  }
+  if ("chat_messages" in record || ("uuid" in record && "name" in record)) {
+    return fromClaude(value, position);
+  }
+  throw new ImportProblem(
+    `conversation #${position + 1}`,
+    "(root)",
+    "is neither a ChatGPT nor a Claude conversation",
+  );
+}
+
+/**
+ * Brings a ChatGPT or Claude export into one user's Pensieve. Each conversation's id is derived
+ * from the user and its id at the source, and each message carries its source id, so importing
+ * the same export again stores nothing new, and a later export of a longer conversation adds only
+ * the new messages. A conversation that cannot be read is skipped whole, with the reason; the
+ * rest is imported.
+ */
+export class Importer {
+  constructor(private readonly store: Store, private readonly clock: Clock) {}
+
+  async import(
+    userId: string,
+    input: ReadableStream<Uint8Array>,
+    options: { name?: string; onProgress?: (summary: ImportSummary) => void } = {},
+  ): Promise<ImportSummary> {
+    const summary: ImportSummary = {
+      conversations_created: 0,
+      conversations_updated: 0,
+      conversations_unchanged: 0,
+      messages_added: 0,
+      skipped: [],
+    };
+    for await (const raw of readExport(input, options.name)) {
+      let conversation: ImportedConversation;
+      try {
+        conversation = interpret(raw.value, raw.position);
+      } catch (error) {
+        if (!(error instanceof ImportProblem)) throw error;
+        summary.skipped.push({ conversation: error.conversation, reason: error.message });
+        continue;
+      }
+      try {
+        await this.#store(userId, conversation, summary);
+      } catch (error) {
+        if (!(error instanceof PensieveError)) throw error;
+        summary.skipped.push({ conversation: conversation.sourceId, reason: error.message });
+      }
+      options.onProgress?.(summary);
+    }
+    return summary;
+  }
+
+  async #store(userId: string, c: ImportedConversation, summary: ImportSummary): Promise<void> {
+    const messages: NewMessage[] = c.messages.map((m) => ({
+      role: m.role,
+      content: storable(m.content, LIMITS.messageContentMax),
+      createdAt: m.createdAt,
+      clientMessageId: m.sourceId.slice(0, LIMITS.clientMessageIdMax),
+      metadata: m.metadata,
+    }));
+    const id = await idempotentId(userId, `${c.source}:${c.sourceId}`);
+    const existing = await this.store.getConversation(userId, id);
+    const now = c.updatedAt ?? c.createdAt ?? this.clock.now();
+    if (!existing) {
+      await this.store.createConversation(userId, {
+        id,
+        title: storable(c.title || defaultTitle(messages), LIMITS.titleMax),
+        tags: [],
+        source: c.source,
+        metadata: c.metadata,
+        messages,
+        now,
+        createdAt: c.createdAt ?? now,
+      });
+      summary.conversations_created++;
+      summary.messages_added += messages.length;
+      return;
+    }
+    if (messages.length === 0) {
+      summary.conversations_unchanged++;
+      return;
+    }
+    const result = await this.store.appendMessages(userId, id, messages, now);
+    const added = result?.messages.filter((m) => !m.duplicate).length ?? 0;
+    summary.messages_added += added;
+    if (added > 0) summary.conversations_updated++;
+    else summary.conversations_unchanged++;
+  }
+}
