@@ -10,7 +10,10 @@ Deno.test("deno task import: brings an export into an account and says what it d
     const account = await signUp(server);
     const dir = await Deno.makeTempDir();
     const file = `${dir}/conversations.json`;
-    await Deno.writeFile(file, json([chatgptBranched(), claudeConversation(), { conversation_id: "bad" }]));
+    await Deno.writeFile(
+      file,
+      json([chatgptBranched(), claudeConversation(), { conversation_id: "bad" }]),
+    );
     const run = async (args: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", "cli/import.ts", ...args],
