@@ -21,6 +21,7 @@ import { mcpRoutes } from "./routes/mcp.ts";
 import { oauthRoutes, PUBLIC_OAUTH_PATHS } from "./routes/oauth.ts";
 import { connectedAppRoutes } from "./routes/api/connected_apps.ts";
 import { importRoutes } from "./routes/api/import.ts";
+import { exportRoutes } from "./routes/api/export.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { staticAsset } from "./routes/static_asset.ts";
 import { WebSessions } from "./routes/web_session.ts";
@@ -150,6 +151,7 @@ export function createApp(deps: {
   app.route("/api/search", searchRoutes(services));
   app.route("/api/connected-apps", connectedAppRoutes(services));
   app.route("/api/import", importRoutes(services));
+  app.route("/api/export", exportRoutes(services));
 
   return {
     hono: app,

@@ -10,6 +10,7 @@ import { AuthorizationServer } from "./oauth/authorization_server.ts";
 import { type MetadataFetcher, systemMetadataFetcher } from "./oauth/client_metadata_document.ts";
 import { OAuthClients } from "./oauth/clients.ts";
 import { Importer } from "./import/importer.ts";
+import { Exporter } from "./exporter.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../db/store.ts";
 
@@ -22,6 +23,7 @@ export interface Services {
   oauthClients: OAuthClients;
   authorizationServer: AuthorizationServer;
   importer: Importer;
+  exporter: Exporter;
 }
 
 /** The MCP endpoint's URL: the OAuth resource and the audience of tokens issued for it. */
@@ -66,11 +68,13 @@ export function createServices(deps: {
     },
   );
   const hasher = new PasswordHasher(config.hashing);
+  const conversations = new Conversations(store, clock);
   return {
     accounts: new Accounts(store, clock, hasher, accessTokens, limiter, config.rateLimits),
     authenticator: new Authenticator(store, clock, accessTokens, personalTokens, mcpTokens),
     personalTokens,
-    conversations: new Conversations(store, clock),
+    conversations,
+    exporter: new Exporter(conversations, clock),
     oauthClients,
     importer: new Importer(store, clock),
     authorizationServer: new AuthorizationServer(store, clock, oauthClients, mcpTokens, {

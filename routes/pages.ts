@@ -10,7 +10,6 @@ import {
   updateConversationSchema,
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
-import type { Conversation } from "../core/types.ts";
 import { conversationView, messageView } from "../core/views.ts";
 import { renderPage } from "../web/html.ts";
 import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
@@ -236,21 +235,6 @@ export function pageRoutes(deps: {
     }
   };
 
-  /** Every message of a conversation, page by page; null when it is gone. */
-  const allMessages = async (userId: string, id: string) => {
-    const first = await loadConversation(userId, id);
-    if (!first) return null;
-    const items = first.messages.map(messageView);
-    let after = first.nextAfterSeq;
-    while (after !== null) {
-      const more = await loadConversation(userId, id, after);
-      if (!more) return null;
-      items.push(...more.messages.map(messageView));
-      after = more.nextAfterSeq;
-    }
-    return { conversation: first.conversation, items };
-  };
-
   const notFound = (c: Context<AppEnv>, ctx: PageContext) =>
     send(c, renderPage(MessagePage(ctx, ctx.t.notFound, ctx.t.notFound)), 404);
 
@@ -449,57 +433,7 @@ export function pageRoutes(deps: {
     .get(
       "/settings/export",
       signedIn((_c, session) => {
-        // One conversation per pull: nothing is read before the client asks for more, so a
-        // large history never sits in memory whole and a slow reader holds nothing up.
-        const userId = session.userId;
-        const encoder = new TextEncoder();
-        const exportedAt = new Date().toISOString();
-        let heads: Conversation[] | null = null;
-        let index = 0;
-        let written = 0;
-        const body = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            try {
-              if (heads === null) {
-                // The list is taken once, first: changes during the export move nothing out of it.
-                heads = [];
-                let cursor: string | undefined;
-                do {
-                  const page = await conversations.list(userId, {
-                    cursor,
-                    limit: LIMITS.listPageMax,
-                  });
-                  heads.push(...page.items);
-                  cursor = page.nextCursor ?? undefined;
-                } while (cursor);
-                controller.enqueue(encoder.encode(
-                  `{"format":"pensieve-export","version":1,"exported_at":${
-                    JSON.stringify(exportedAt)
-                  },"conversations":[`,
-                ));
-                return;
-              }
-              while (index < heads.length) {
-                const head = heads[index++];
-                const messages = await allMessages(userId, head.id);
-                if (messages === null) continue; // deleted meanwhile
-                controller.enqueue(encoder.encode(
-                  `${written++ > 0 ? "," : ""}${
-                    JSON.stringify({
-                      ...conversationView(messages.conversation),
-                      messages: messages.items,
-                    })
-                  }`,
-                ));
-                return;
-              }
-              controller.enqueue(encoder.encode("]}"));
-              controller.close();
-            } catch (error) {
-              controller.error(error);
-            }
-          },
-        }, { highWaterMark: 0 });
+        const body = services.exporter.all(session.userId);
         const day = new Date().toISOString().slice(0, 10);
         return Promise.resolve(
           new Response(body, {

@@ -31,23 +31,31 @@ export async function* readExport(
 
   /** A streaming parser for one file's list of conversations, fed by `write(chunk, final)`. */
   const jsonParser = (file: string) => {
-    const parser = new JSONParser({ paths: ["$.*"], keepStack: false });
+    // A list of conversations (ChatGPT, Claude), or Pensieve's own {"conversations": [...]}.
+    let parser = new JSONParser({ paths: ["$.*"], keepStack: false });
     let position = 0;
     let started = false;
-    parser.onValue = ({ value }) => {
-      queue.push({ value, position: position++, file });
+    const listen = (p: JSONParser) => {
+      p.onValue = ({ value }) => {
+        queue.push({ value, position: position++, file });
+      };
+      p.onError = (error) => {
+        failure ??= new Invalid(`${file}: the JSON is malformed (${error.message}).`);
+      };
     };
-    parser.onError = (error) => {
-      failure ??= new Invalid(`${file}: the JSON is malformed (${error.message}).`);
-    };
+    listen(parser);
     return (chunk: Uint8Array, final: boolean) => {
       if (failure) return;
       if (!started) {
         const at = chunk.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
         if (at >= 0) {
           started = true;
-          // The file must be a list of conversations; anything else is not an export.
-          if (chunk[at] !== 0x5b && !(chunk[at] === 0xef && chunk[at + 3] === 0x5b)) {
+          // The file must hold a list of conversations; anything else is not an export.
+          const first = chunk[at] === 0xef ? chunk[at + 3] : chunk[at];
+          if (first === 0x7b) {
+            parser = new JSONParser({ paths: ["$.conversations.*"], keepStack: false });
+            listen(parser);
+          } else if (first !== 0x5b) {
             failure = new Invalid(`${file}: expected a list of conversations.`);
             return;
           }

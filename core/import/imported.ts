@@ -4,6 +4,8 @@ import type { Metadata, Role } from "../types.ts";
 export interface ImportedMessage {
   /** The message's id in the source: re-importing it stores nothing twice. */
   sourceId: string;
+  /** Pensieve's own exports: the client_message_id to restore as it was (null: none). */
+  clientMessageId?: string | null;
   role: Role;
   content: string;
   createdAt?: number;
@@ -20,6 +22,8 @@ export interface ImportedConversation {
   updatedAt?: number;
   messages: ImportedMessage[];
   metadata: Metadata;
+  /** Pensieve's own exports: tags as they were. */
+  tags?: string[];
 }
 
 /** A conversation that cannot be read: which one, and which field is wrong. */

@@ -6,6 +6,7 @@ import type { NewMessage } from "../types.ts";
 import type { Store } from "../../db/store.ts";
 import { fromChatGpt } from "./chatgpt.ts";
 import { fromClaude } from "./claude.ts";
+import { fromPensieve } from "./pensieve.ts";
 import { readExport } from "./export_reader.ts";
 import { type ImportedConversation, ImportProblem } from "./imported.ts";
 
@@ -28,6 +29,7 @@ function interpret(value: unknown, position: number): ImportedConversation {
   const record = typeof value === "object" && value !== null
     ? value as Record<string, unknown>
     : {};
+  if ("message_count" in record && "messages" in record) return fromPensieve(value, position);
   // Recognised by the fields each service always writes, so a damaged one still gets a reason.
   if ("mapping" in record || "current_node" in record || "conversation_id" in record) {
     return fromChatGpt(value, position);
@@ -85,21 +87,24 @@ export class Importer {
   }
 
   async #store(userId: string, c: ImportedConversation, summary: ImportSummary): Promise<void> {
+    const restoring = c.tags !== undefined; // Pensieve's own export: restore exactly
     const messages: NewMessage[] = c.messages.map((m) => ({
       role: m.role,
       content: storable(m.content, LIMITS.messageContentMax),
       createdAt: m.createdAt,
-      clientMessageId: m.sourceId.slice(0, LIMITS.clientMessageIdMax),
+      clientMessageId: restoring
+        ? (m.clientMessageId ?? undefined)
+        : m.sourceId.slice(0, LIMITS.clientMessageIdMax),
       metadata: m.metadata,
     }));
-    const id = await idempotentId(userId, `${c.source}:${c.sourceId}`);
+    const id = await idempotentId(userId, `${restoring ? "pensieve" : c.source}:${c.sourceId}`);
     const existing = await this.store.getConversation(userId, id);
     const now = c.updatedAt ?? c.createdAt ?? this.clock.now();
     if (!existing) {
       await this.store.createConversation(userId, {
         id,
         title: storable(c.title || defaultTitle(messages), LIMITS.titleMax),
-        tags: [],
+        tags: c.tags ?? [],
         source: c.source,
         metadata: c.metadata,
         messages,
@@ -110,11 +115,14 @@ export class Importer {
       summary.messages_added += messages.length;
       return;
     }
-    if (messages.length === 0) {
+    // A restored conversation has no source ids on its messages: the ones past what is stored
+    // are the new ones.
+    const fresh = restoring ? messages.slice(existing.messageCount) : messages;
+    if (fresh.length === 0) {
       summary.conversations_unchanged++;
       return;
     }
-    const result = await this.store.appendMessages(userId, id, messages, now);
+    const result = await this.store.appendMessages(userId, id, fresh, now);
     const added = result?.messages.filter((m) => !m.duplicate).length ?? 0;
     summary.messages_added += added;
     if (added > 0) summary.conversations_updated++;

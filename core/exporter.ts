@@ -1,0 +1,97 @@
+import type { Clock } from "./clock.ts";
+import type { Conversations } from "./conversations.ts";
+import { NotFound } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
+import type { Conversation } from "./types.ts";
+import { conversationView, messageView } from "./views.ts";
+
+/** The export format's name and version, written at the top of every export. */
+export const EXPORT_FORMAT = { format: "pensieve-export", version: 1 } as const;
+
+/**
+ * Everything one user has, as one JSON document (`pensieve-export` v1), produced as it is read:
+ * one conversation per pull, so a large history never sits in memory whole and a slow reader
+ * holds nothing up. The list is taken once, first: changes during the export move nothing out of
+ * it, and a conversation deleted meanwhile is left out.
+ */
+export function exportAll(
+  conversations: Conversations,
+  clock: Clock,
+  userId: string,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let heads: Conversation[] | null = null;
+  let index = 0;
+  let written = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (heads === null) {
+          heads = [];
+          let cursor: string | undefined;
+          do {
+            const page = await conversations.list(userId, { cursor, limit: LIMITS.listPageMax });
+            heads.push(...page.items);
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor);
+          const head = JSON.stringify({
+            ...EXPORT_FORMAT,
+            exported_at: new Date(clock.now()).toISOString(),
+          });
+          controller.enqueue(encoder.encode(`${head.slice(0, -1)},"conversations":[`));
+          return;
+        }
+        while (index < heads.length) {
+          const one = await exportOne(conversations, userId, heads[index++].id);
+          if (one === null) continue;
+          controller.enqueue(encoder.encode(`${written++ > 0 ? "," : ""}${JSON.stringify(one)}`));
+          return;
+        }
+        controller.enqueue(encoder.encode("]}"));
+        controller.close();
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** One conversation with every message, in the export's shape; null when it is gone. */
+export async function exportOne(
+  conversations: Conversations,
+  userId: string,
+  conversationId: string,
+) {
+  try {
+    const first = await conversations.load(userId, conversationId, {
+      limit: LIMITS.messagePageMax,
+    });
+    const messages = first.messages.map(messageView);
+    let after = first.nextAfterSeq;
+    while (after !== null) {
+      const more = await conversations.load(userId, conversationId, {
+        afterSeq: after,
+        limit: LIMITS.messagePageMax,
+      });
+      messages.push(...more.messages.map(messageView));
+      after = more.nextAfterSeq;
+    }
+    return { ...conversationView(first.conversation), messages };
+  } catch (error) {
+    if (error instanceof NotFound) return null;
+    throw error;
+  }
+}
+
+/** Exports for one app: the whole account, or one conversation. */
+export class Exporter {
+  constructor(private readonly conversations: Conversations, private readonly clock: Clock) {}
+
+  all(userId: string): ReadableStream<Uint8Array> {
+    return exportAll(this.conversations, this.clock, userId);
+  }
+
+  one(userId: string, conversationId: string) {
+    return exportOne(this.conversations, userId, conversationId);
+  }
+}

@@ -1,0 +1,50 @@
+import type { Metadata, Role } from "../types.ts";
+import { type ImportedConversation, ImportProblem } from "./imported.ts";
+
+const ROLES = new Set(["user", "assistant", "system", "tool"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function time(value: unknown, label: string, field: string): number {
+  const ms = typeof value === "string" ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new ImportProblem(label, field, "is not an ISO time");
+  return ms;
+}
+
+/**
+ * One conversation of Pensieve's own export (`"format": "pensieve-export"`): restored as it was,
+ * with its source, tags, metadata, times and client message ids.
+ */
+export function fromPensieve(raw: unknown, position: number): ImportedConversation {
+  if (!isRecord(raw)) {
+    throw new ImportProblem(`conversation #${position + 1}`, "(root)", "is not an object");
+  }
+  const label = typeof raw.id === "string" ? raw.id : `conversation #${position + 1}`;
+  if (typeof raw.id !== "string") throw new ImportProblem(label, "id", "is missing");
+  if (!Array.isArray(raw.messages)) throw new ImportProblem(label, "messages", "is not a list");
+  const messages = raw.messages.map((m, i) => {
+    if (!isRecord(m) || !ROLES.has(String(m.role)) || typeof m.content !== "string") {
+      throw new ImportProblem(label, `messages[${i}]`, "needs a role and a content");
+    }
+    return {
+      sourceId: `${raw.id}:${m.seq ?? i}`,
+      clientMessageId: typeof m.client_message_id === "string" ? m.client_message_id : null,
+      role: m.role as Role,
+      content: m.content,
+      createdAt: time(m.created_at, label, `messages[${i}].created_at`),
+      metadata: isRecord(m.metadata) ? m.metadata as Metadata : undefined,
+    };
+  });
+  return {
+    source: typeof raw.source === "string" ? raw.source : "import:pensieve",
+    sourceId: raw.id,
+    title: typeof raw.title === "string" ? raw.title : "",
+    createdAt: time(raw.created_at, label, "created_at"),
+    updatedAt: time(raw.updated_at, label, "updated_at"),
+    messages,
+    metadata: isRecord(raw.metadata) ? raw.metadata as Metadata : {},
+    tags: Array.isArray(raw.tags) ? raw.tags.filter((t) => typeof t === "string") : [],
+  };
+}
