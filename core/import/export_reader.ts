@@ -35,8 +35,21 @@ export async function* readExport(
     let parser = new JSONParser({ paths: ["$.*"], keepStack: false });
     let position = 0;
     let started = false;
+    // Set for a {…} file: it must say it is a Pensieve export before its conversations count.
+    let format: "unknown" | "pensieve" | null = null;
+    const notAnExport = () =>
+      new Invalid(`${file}: expected a list of conversations or a Pensieve export.`);
     const listen = (p: JSONParser) => {
-      p.onValue = ({ value }) => {
+      p.onValue = ({ value, key }) => {
+        if (key === "format") {
+          if (value === "pensieve-export") format = "pensieve";
+          else failure ??= notAnExport();
+          return;
+        }
+        if (format === "unknown") {
+          failure ??= notAnExport();
+          return;
+        }
         queue.push({ value, position: position++, file });
       };
       p.onError = (error) => {
@@ -53,10 +66,11 @@ export async function* readExport(
           // The file must hold a list of conversations; anything else is not an export.
           const first = chunk[at] === 0xef ? chunk[at + 3] : chunk[at];
           if (first === 0x7b) {
-            parser = new JSONParser({ paths: ["$.conversations.*"], keepStack: false });
+            format = "unknown";
+            parser = new JSONParser({ paths: ["$.format", "$.conversations.*"], keepStack: false });
             listen(parser);
           } else if (first !== 0x5b) {
-            failure = new Invalid(`${file}: expected a list of conversations.`);
+            failure = notAnExport();
             return;
           }
         }
@@ -67,6 +81,7 @@ export async function* readExport(
           if (!started) throw new Error("the file is empty");
           parser.end();
         }
+        if (final && format === "unknown") failure ??= notAnExport();
       } catch (e) {
         failure ??= new Invalid(`${file}: the JSON is malformed (${(e as Error).message}).`);
       }
