@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../core/limits.ts";
+import { conversationViewSchema, messageViewSchema } from "../core/view_schemas.ts";
 import {
   boundedJson,
   messageInputSchema,
@@ -90,27 +91,8 @@ export const apiTokenInput = z.strictObject({
 
 // Outputs
 
-const conversationOut = z.object({
-  id: z.string(),
-  title: z.string(),
-  tags: z.array(z.string()),
-  source: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-  message_count: z.int(),
-  version: z.int(),
-  created_at: z.string(),
-  updated_at: z.string(),
-  url: z.string(),
-});
-
-const messageOut = z.object({
-  seq: z.int(),
-  role: z.string(),
-  content: z.string(),
-  created_at: z.string(),
-  client_message_id: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-});
+const conversationOut = conversationViewSchema.extend({ url: z.string() });
+const messageOut = messageViewSchema;
 
 export const savedOutput = z.object({ conversation: conversationOut });
 

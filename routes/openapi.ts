@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { conversationViewSchema, messageViewSchema } from "../core/view_schemas.ts";
 import {
   appendMessagesSchema,
   changePasswordSchema,
@@ -22,25 +23,8 @@ const session = z.object({
   token_type: z.literal("Bearer"),
   expires_in: z.int(),
 });
-const conversation = z.object({
-  id: z.uuid(),
-  title: z.string(),
-  tags: z.array(z.string()),
-  source: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-  message_count: z.int(),
-  version: z.int(),
-  created_at: time,
-  updated_at: time,
-});
-const message = z.object({
-  seq: z.int(),
-  role: z.enum(["user", "assistant", "system", "tool"]),
-  content: z.string(),
-  created_at: time,
-  client_message_id: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-});
+const conversation = conversationViewSchema.extend({ id: z.uuid() });
+const message = messageViewSchema;
 const token = z.object({
   id: z.uuid(),
   name: z.string(),
