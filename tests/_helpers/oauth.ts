@@ -108,3 +108,28 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
     return this.verifier;
   }
 }
+
+/** The status a tools/list request to `/mcp` gets with this access token. */
+export async function mcpStatus(
+  server: Pick<TestServer, "url">,
+  accessToken: string,
+): Promise<number> {
+  const res = await fetch(`${server.url}/mcp`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${accessToken}`,
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** base64url(SHA-256(verifier)): the S256 code challenge. */
+export async function s256(verifier: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return btoa(String.fromCharCode(...new Uint8Array(digest))).replaceAll("+", "-")
+    .replaceAll("/", "_").replaceAll("=", "");
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { ManualClock } from "../../core/clock.ts";
-import { consentInBrowser, cookiesOf, hiddenFields } from "../_helpers/oauth.ts";
+import { consentInBrowser, cookiesOf, hiddenFields, mcpStatus, s256 } from "../_helpers/oauth.ts";
 import {
   signUp,
   startServer,
@@ -15,10 +15,7 @@ const REDIRECT = "http://127.0.0.1:53682/callback";
 
 async function pkcePair(): Promise<{ verifier: string; challenge: string }> {
   const verifier = "v".repeat(20) + crypto.randomUUID().replaceAll("-", "");
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  const challenge = btoa(String.fromCharCode(...new Uint8Array(digest)))
-    .replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
-  return { verifier, challenge };
+  return { verifier, challenge: await s256(verifier) };
 }
 
 async function register(server: TestServer, metadata: Record<string, unknown> = {}) {
@@ -91,20 +88,6 @@ function redeem(server: TestServer, c: { clientId: string; verifier: string; cod
 /** The public URL a server issues for: its own, or the shared one of the two-process test. */
 function publicUrlOf(server: TestServer): string {
   return server.config?.publicUrl ?? "http://127.0.0.1:9";
-}
-
-async function mcpStatus(server: TestServer, accessToken: string): Promise<number> {
-  const res = await fetch(`${server.url}/mcp`, {
-    method: "POST",
-    headers: {
-      Authorization: `Bearer ${accessToken}`,
-      "Content-Type": "application/json",
-      Accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-  });
-  await res.body?.cancel();
-  return res.status;
 }
 
 Deno.test("discovery: RFC 9728 and RFC 8414 documents, JSON, open to any origin", () =>

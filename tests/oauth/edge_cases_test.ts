@@ -4,7 +4,7 @@ import {
   isPrivateAddress,
   type MetadataFetcher,
 } from "../../core/oauth/client_metadata_document.ts";
-import { consentInBrowser } from "../_helpers/oauth.ts";
+import { consentInBrowser, mcpStatus, s256 } from "../_helpers/oauth.ts";
 import {
   signUp,
   signUpForMcp,
@@ -15,12 +15,6 @@ import {
 
 const REDIRECT = "http://127.0.0.1:53682/callback";
 const VERIFIER = "e".repeat(43);
-
-async function s256(verifier: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return btoa(String.fromCharCode(...new Uint8Array(digest))).replaceAll("+", "-")
-    .replaceAll("/", "_").replaceAll("=", "");
-}
 
 async function registerClient(server: TestServer): Promise<string> {
   const res = await fetch(`${server.url}/register`, {
@@ -53,20 +47,6 @@ function post(server: TestServer, path: string, form: Record<string, string>, he
     headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers },
     body: new URLSearchParams(form),
   });
-}
-
-async function mcpStatus(server: TestServer, accessToken: string): Promise<number> {
-  const res = await fetch(`${server.url}/mcp`, {
-    method: "POST",
-    headers: {
-      Authorization: `Bearer ${accessToken}`,
-      "Content-Type": "application/json",
-      Accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-  });
-  await res.body?.cancel();
-  return res.status;
 }
 
 Deno.test("one code redeemed twice at once: one answer, and its tokens are revoked", () =>
