@@ -108,7 +108,8 @@ export function createApp(deps: {
   const generalLimit = limitTo(config.maxBodyBytes);
   // An export upload is streamed into the importer, so it may be far larger than a request.
   const importLimit = limitTo(config.maxImportBytes);
-  app.use((c, next) => c.req.path === "/api/import" ? importLimit(c, next) : generalLimit(c, next));
+  const imports = new Set(["/api/import", "/settings/import"]);
+  app.use((c, next) => imports.has(c.req.path) ? importLimit(c, next) : generalLimit(c, next));
 
   app.route("/", healthRoutes(store, () => draining));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));

@@ -430,6 +430,50 @@ export function pageRoutes(deps: {
         send(c, renderPage(SettingsPage(ctx, await settingsState(session.userId))))
       ),
     )
+    .post(
+      "/settings/import",
+      signedIn(async (c, session, ctx) => {
+        // Two ways in: the island sends the file itself as the body with the token in a header
+        // (streamed); without JavaScript, the form posts multipart (the browser's only way).
+        const type = c.req.header("Content-Type") ?? "";
+        const multipart = type.startsWith("multipart/form-data");
+        let file: ReadableStream<Uint8Array> | null = null;
+        let token: unknown = c.req.header("X-CSRF-Token");
+        let name = "upload";
+        if (multipart) {
+          const form = await c.req.formData();
+          token = form.get("csrf");
+          const upload = form.get("file");
+          if (upload instanceof File && upload.size > 0) {
+            file = upload.stream();
+            name = upload.name;
+          }
+        } else {
+          file = c.req.raw.body;
+          name = c.req.query("name") ?? name;
+        }
+        if (!(await sessions.verify(c, session, token))) {
+          if (!multipart) {
+            return c.json({ error: { code: "forbidden", message: ctx.t.formExpired } }, 403);
+          }
+          return send(c, renderPage(MessagePage(ctx, ctx.t.formExpired, ctx.t.formExpired)), 403);
+        }
+        const state = await settingsState(session.userId);
+        if (!file) {
+          return send(c, renderPage(SettingsPage(ctx, { ...state, error: ctx.t.chooseFile })), 400);
+        }
+        try {
+          const summary = await services.importer.import(session.userId, file, { name });
+          if (!multipart) return c.json({ summary });
+          return send(c, renderPage(SettingsPage(ctx, { ...state, imported: summary })));
+        } catch (error) {
+          if (!multipart) {
+            return c.json({ error: { code: "invalid_request", message: wordsOf(error) } }, 400);
+          }
+          return send(c, renderPage(SettingsPage(ctx, { ...state, error: wordsOf(error) })), 400);
+        }
+      }),
+    )
     .get(
       "/settings/export",
       signedIn((_c, session) => {

@@ -73,6 +73,16 @@ const en = {
   exportAll: "Export everything",
   exportHelp: "Every conversation with all its messages, as one JSON file.",
   titleRequired: "A title can't be empty.",
+  importTitle: "Import",
+  importHelp:
+    "Bring in a ChatGPT or Claude data export (the .zip as downloaded, or its conversations.json), or a Pensieve export. Importing the same file again adds nothing.",
+  importFile: "Export file",
+  importButton: "Import",
+  importing: "Importing…",
+  chooseFile: "Choose an export file first.",
+  importDone: (created: number, updated: number, messages: number) =>
+    `Imported: ${created} new conversations, ${updated} updated, ${messages} messages added.`,
+  importSkipped: (n: number) => `${n} could not be read and were skipped:`,
 };
 
 export type Messages = typeof en;
@@ -148,6 +158,16 @@ const ko: Messages = {
   exportAll: "모두 내보내기",
   exportHelp: "모든 대화와 메시지를 JSON 파일 하나로 내려받습니다.",
   titleRequired: "제목을 비워 둘 수 없습니다.",
+  importTitle: "가져오기",
+  importHelp:
+    "ChatGPT나 Claude의 데이터 내보내기 파일(내려받은 .zip 또는 그 안의 conversations.json)이나 Pensieve 내보내기 파일을 가져옵니다. 같은 파일을 다시 가져와도 아무것도 늘지 않습니다.",
+  importFile: "내보내기 파일",
+  importButton: "가져오기",
+  importing: "가져오는 중…",
+  chooseFile: "먼저 내보내기 파일을 고르세요.",
+  importDone: (created: number, updated: number, messages: number) =>
+    `가져왔습니다: 새 대화 ${created}개, 갱신 ${updated}개, 메시지 ${messages}개 추가.`,
+  importSkipped: (n: number) => `${n}개는 읽을 수 없어 건너뛰었습니다:`,
 };
 
 const CATALOG: Record<Locale, Messages> = { en, ko };

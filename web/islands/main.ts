@@ -133,8 +133,49 @@ function watchPager(): void {
   observer.observe(link);
 }
 
+/**
+ * The import form: the chosen file goes up as the request body itself, streamed, with the form's
+ * CSRF token in a header; the summary is shown in place. Without JavaScript the form posts
+ * multipart instead.
+ */
+function mountImport(): void {
+  const form = document.querySelector<HTMLFormElement>("form[data-import]");
+  if (!form) return;
+  const status = form.querySelector<HTMLElement>("[data-import-status]");
+  const ko = document.documentElement.lang === "ko";
+  form.addEventListener("submit", async (event) => {
+    const input = form.querySelector<HTMLInputElement>("input[type=file]");
+    const file = input?.files?.[0];
+    const csrf = form.querySelector<HTMLInputElement>("input[name=csrf]")?.value ?? "";
+    if (!file || !status) return;
+    event.preventDefault();
+    status.textContent = ko ? "가져오는 중…" : "Importing…";
+    try {
+      const res = await fetch(`/settings/import?name=${encodeURIComponent(file.name)}`, {
+        method: "POST",
+        body: file,
+        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf },
+        credentials: "same-origin",
+        redirect: "error",
+      });
+      const answer = await res.json();
+      if (!res.ok) {
+        status.textContent = answer.error?.message ?? `HTTP ${res.status}`;
+        return;
+      }
+      const s = answer.summary;
+      status.textContent = ko
+        ? `가져왔습니다: 새 대화 ${s.conversations_created}개, 갱신 ${s.conversations_updated}개, 메시지 ${s.messages_added}개 추가, 건너뜀 ${s.skipped.length}개.`
+        : `Imported: ${s.conversations_created} new conversations, ${s.conversations_updated} updated, ${s.messages_added} messages added, ${s.skipped.length} skipped.`;
+    } catch {
+      status.textContent = ko ? "가져오지 못했습니다." : "The import failed.";
+    }
+  });
+}
+
 const t = strings();
 mountCopyButtons(t);
+mountImport();
 mountLiveSearch();
 watchPager();
 document.documentElement.dataset.islands = "ready";

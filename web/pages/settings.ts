@@ -1,4 +1,5 @@
 import type { VNode } from "preact";
+import type { ImportSummary } from "../../core/import/importer.ts";
 import type { PersonalToken } from "../../core/types.ts";
 import { html } from "../html.ts";
 import { Layout, Notice, type PageContext, PostForm } from "../layout.ts";
@@ -9,6 +10,8 @@ export interface SettingsState {
   apps: { id: string; name: string; scopes: string[]; connectedAt: number; lastUsedAt: number }[];
   /** A token secret just created: shown this once. */
   newSecret?: string;
+  /** The summary of an import just done. */
+  imported?: ImportSummary;
   notice?: string;
   error?: string;
 }
@@ -86,7 +89,24 @@ export function SettingsPage(ctx: PageContext, state: SettingsState): VNode {
                 }</ul>`
                 : html`<p class="empty">${t.noApps}</p>`}
             </section>
-            <section class="card" aria-labelledby="export">
+            <section class="card" aria-labelledby="import">
+        <h2 id="import">${t.importTitle}</h2>
+        <p>${t.importHelp}</p>
+        ${state.imported ? ImportResult(ctx, state.imported) : null}
+        ${PostForm(
+          ctx,
+          "/settings/import",
+          html`
+            <label for="import-file">${t.importFile}</label>
+            <input id="import-file" name="file" type="file" accept=".zip,.json,application/zip,application/json"
+              required />
+            <button type="submit">${t.importButton}</button>
+            <p class="hint" data-import-status role="status"></p>
+          `,
+          { enctype: "multipart/form-data", "data-import": "" },
+        )}
+      </section>
+      <section class="card" aria-labelledby="export">
         <h2 id="export">${t.exportAll}</h2>
         <p>${t.exportHelp}</p>
         <p><a class="button" href="/settings/export" download>${t.exportAll}</a></p>
@@ -123,4 +143,26 @@ export function SettingsPage(ctx: PageContext, state: SettingsState): VNode {
             </section>
     `,
   );
+}
+
+/** What an import did, in words. */
+export function ImportResult(ctx: PageContext, summary: ImportSummary): VNode {
+  const { t } = ctx;
+  return html`<div class="notice ok" role="status">
+    <p>${
+    t.importDone(
+      summary.conversations_created,
+      summary.conversations_updated,
+      summary.messages_added,
+    )
+  }</p>
+    ${
+    summary.skipped.length
+      ? html`
+        <p>${t.importSkipped(summary.skipped.length)}</p>
+        <ul>${summary.skipped.slice(0, 20).map((s) => html`<li>${s.reason}</li>`)}</ul>
+      `
+      : null
+  }
+  </div>`;
 }
