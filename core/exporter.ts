@@ -4,6 +4,7 @@ import { NotFound } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import type { Conversation } from "./types.ts";
 import { conversationView, messageView } from "./views.ts";
+import { Zip, ZipDeflate } from "fflate";
 
 /** The export format's name and version, written at the top of every export. */
 export const EXPORT_FORMAT = { format: "pensieve-export", version: 1 } as const;
@@ -83,6 +84,80 @@ export async function exportOne(
   }
 }
 
+/** A conversation in the export's shape: its head and every message. */
+export type ExportedConversation = NonNullable<Awaited<ReturnType<typeof exportOne>>>;
+
+/** A conversation as a Markdown document: title, then each message under its role and time. */
+export function conversationMarkdown(doc: ExportedConversation): string {
+  const head = [
+    `# ${doc.title}`,
+    "",
+    `- source: ${doc.source}`,
+    ...(doc.tags.length ? [`- tags: ${doc.tags.join(", ")}`] : []),
+    `- created: ${doc.created_at}`,
+    `- updated: ${doc.updated_at}`,
+    "",
+  ];
+  const body = doc.messages.map((m) => `## ${m.role} · ${m.created_at}\n\n${m.content}\n`);
+  return head.concat(body).join("\n");
+}
+
+/** A file name from a title: letters and digits kept (any script), the id's start for uniqueness. */
+function fileName(doc: ExportedConversation): string {
+  const slug = doc.title.normalize("NFC").replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-|-$/g, "")
+    .slice(0, 60) || "conversation";
+  return `${slug}-${doc.id.slice(0, 8)}.md`;
+}
+
+/**
+ * Every conversation as its own Markdown file in one zip, produced a conversation per pull like
+ * the JSON export.
+ */
+export function exportMarkdownZip(
+  conversations: Conversations,
+  userId: string,
+): ReadableStream<Uint8Array> {
+  let ids: string[] | null = null;
+  let index = 0;
+  const pending: Uint8Array[] = [];
+  let done = false;
+  const zip = new Zip((error, chunk, final) => {
+    if (error) throw error;
+    pending.push(chunk);
+    if (final) done = true;
+  });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (ids === null) {
+          ids = [];
+          let cursor: string | undefined;
+          do {
+            const page = await conversations.list(userId, { cursor, limit: LIMITS.listPageMax });
+            ids.push(...page.items.map((c) => c.id));
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor);
+        }
+        while (!pending.length && !done) {
+          if (index >= ids.length) {
+            zip.end();
+            break;
+          }
+          const doc = await exportOne(conversations, userId, ids[index++]);
+          if (!doc) continue;
+          const file = new ZipDeflate(fileName(doc), { level: 6 });
+          zip.add(file);
+          file.push(new TextEncoder().encode(conversationMarkdown(doc)), true);
+        }
+        while (pending.length) controller.enqueue(pending.shift()!);
+        if (done) controller.close();
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Exports for one app: the whole account, or one conversation. */
 export class Exporter {
   constructor(private readonly conversations: Conversations, private readonly clock: Clock) {}
@@ -93,5 +168,9 @@ export class Exporter {
 
   one(userId: string, conversationId: string) {
     return exportOne(this.conversations, userId, conversationId);
+  }
+
+  markdownZip(userId: string): ReadableStream<Uint8Array> {
+    return exportMarkdownZip(this.conversations, userId);
   }
 }

@@ -10,7 +10,7 @@ import {
   updateConversationSchema,
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
-import { conversationView, messageView } from "../core/views.ts";
+import { conversationMarkdown } from "../core/exporter.ts";
 import { renderPage } from "../web/html.ts";
 import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
 import type { PageContext } from "../web/layout.ts";
@@ -394,34 +394,19 @@ export function pageRoutes(deps: {
       "/dashboard/conversations/:id/download",
       signedIn(async (c, session, ctx) => {
         const id = idOf(c);
-        const loaded = await loadConversation(session.userId, id);
-        if (!loaded) return notFound(c, ctx);
-        const all = [...loaded.messages];
-        let after = loaded.nextAfterSeq;
-        while (after !== null) {
-          const more = await conversations.load(session.userId, id, {
-            afterSeq: after,
-            limit: LIMITS.messagePageMax,
-          });
-          all.push(...more.messages);
-          after = more.nextAfterSeq;
-        }
+        const doc = UUID.test(id) ? await services.exporter.one(session.userId, id) : null;
+        if (!doc) return notFound(c, ctx);
         const name = `pensieve-${id}`;
         c.header("Cache-Control", "no-store");
         c.header("X-Content-Type-Options", "nosniff");
         if (c.req.query("format") === "json") {
           c.header("Content-Disposition", `attachment; filename="${name}.json"`);
-          return c.json({
-            conversation: conversationView(loaded.conversation),
-            messages: all.map(messageView),
-          });
+          const { messages, ...conversation } = doc;
+          return c.json({ conversation, messages });
         }
-        const markdown = [`# ${loaded.conversation.title}`, ""].concat(
-          all.map((m) => `## ${m.role} · ${new Date(m.createdAt).toISOString()}\n\n${m.content}\n`),
-        ).join("\n");
         c.header("Content-Disposition", `attachment; filename="${name}.md"`);
         c.header("Content-Type", "text/markdown; charset=utf-8");
-        return c.body(markdown);
+        return c.body(conversationMarkdown(doc));
       }),
     )
     .get(

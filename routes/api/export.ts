@@ -1,17 +1,55 @@
 import { Hono } from "hono";
+import { conversationMarkdown } from "../../core/exporter.ts";
+import { NotFound } from "../../core/errors.ts";
 import type { Services } from "../../core/services.ts";
 import type { AppEnv } from "../env.ts";
 
-/** /api/export: every conversation with all its messages, as one streamed JSON document. */
+function attachment(name: string, type: string): HeadersInit {
+  return {
+    "Content-Type": type,
+    "Content-Disposition": `attachment; filename="${name}"`,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  };
+}
+
+/**
+ * /api/export: the whole account as one JSON document (`pensieve-export` v1) or, with
+ * `?format=markdown`, as a zip of one Markdown file per conversation; `/api/export/{id}` one
+ * conversation as JSON or Markdown. Everything is streamed.
+ */
 export function exportRoutes(services: Services): Hono<AppEnv> {
-  return new Hono<AppEnv>().get("/", (c) => {
-    const day = new Date().toISOString().slice(0, 10);
-    return new Response(services.exporter.all(c.var.principal.userId), {
-      headers: {
-        "Content-Type": "application/json; charset=utf-8",
-        "Content-Disposition": `attachment; filename="pensieve-export-${day}.json"`,
-        "Cache-Control": "no-store",
-      },
+  const { exporter } = services;
+  return new Hono<AppEnv>()
+    .get("/", (c) => {
+      const day = new Date().toISOString().slice(0, 10);
+      const userId = c.var.principal.userId;
+      if (c.req.query("format") === "markdown") {
+        return new Response(
+          exporter.markdownZip(userId),
+          { headers: attachment(`pensieve-export-${day}.zip`, "application/zip") },
+        );
+      }
+      return new Response(
+        exporter.all(userId),
+        { headers: attachment(`pensieve-export-${day}.json`, "application/json; charset=utf-8") },
+      );
+    })
+    .get("/:id", async (c) => {
+      const id = c.req.param("id");
+      const doc = /^[0-9a-f-]{36}$/i.test(id)
+        ? await exporter.one(c.var.principal.userId, id)
+        : null;
+      if (!doc) throw new NotFound("No conversation with this id.");
+      if (c.req.query("format") === "markdown") {
+        return new Response(
+          conversationMarkdown(doc),
+          { headers: attachment(`pensieve-${id}.md`, "text/markdown; charset=utf-8") },
+        );
+      }
+      return new Response(
+        JSON.stringify(doc),
+        { headers: attachment(`pensieve-${id}.json`, "application/json; charset=utf-8") },
+      );
     });
-  });
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { unzipSync } from "fflate";
 import { signUp, type TestServer, withServer } from "../_helpers/server.ts";
 import { chatgptOddParts, json } from "./_fixtures.ts";
 
@@ -78,4 +79,47 @@ Deno.test("round trip: export, import into a fresh account, export again: the sa
     });
     assert.equal((await again.json()).summary.conversations_unchanged, 3);
     assert.deepEqual(comparable(await exportOf(server, b.token)), comparable(before));
+  }));
+
+Deno.test("export as Markdown: one file per conversation in a zip; one conversation alone", () =>
+  withServer(async (server) => {
+    const a = await signUp(server);
+    const ids: string[] = [];
+    for (const title of ["Kyoto / Nara?", "대화 기록"]) {
+      const saved = await (await server.call("/api/conversations", {
+        method: "POST",
+        token: a.token,
+        json: {
+          title,
+          tags: ["t"],
+          messages: [
+            { role: "user", content: `about ${title}` },
+            { role: "assistant", content: "**bold** answer" },
+          ],
+        },
+      })).json();
+      ids.push(saved.conversation.id);
+    }
+    const res = await server.call("/api/export?format=markdown", { token: a.token });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Content-Type"), "application/zip");
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    const names = Object.keys(files).sort();
+    assert.deepEqual(names, [
+      `Kyoto-Nara-${ids[0].slice(0, 8)}.md`,
+      `대화-기록-${ids[1].slice(0, 8)}.md`,
+    ]);
+    const kyoto = new TextDecoder().decode(files[names[0]]);
+    assert.match(kyoto, /^# Kyoto \/ Nara\?\n/);
+    assert.match(kyoto, /- tags: t\n/);
+    assert.match(kyoto, /## assistant · \d{4}-\d\d-\d\dT[\d:.]+Z\n\n\*\*bold\*\* answer\n/);
+
+    const one = await server.call(`/api/export/${ids[1]}?format=markdown`, { token: a.token });
+    assert.match(await one.text(), /^# 대화 기록\n/);
+    const asJson = await (await server.call(`/api/export/${ids[1]}`, { token: a.token })).json();
+    assert.equal(asJson.messages.length, 2);
+    const b = await signUp(server);
+    const foreign = await server.call(`/api/export/${ids[1]}`, { token: b.token });
+    assert.equal(foreign.status, 404);
+    await foreign.body?.cancel();
   }));
