@@ -21,6 +21,7 @@ import { mcpRoutes } from "./routes/mcp.ts";
 import { oauthRoutes, PUBLIC_OAUTH_PATHS } from "./routes/oauth.ts";
 import { connectedAppRoutes } from "./routes/api/connected_apps.ts";
 import { importRoutes } from "./routes/api/import.ts";
+import { streamLimit } from "./routes/middleware/stream_limit.ts";
 import { exportRoutes } from "./routes/api/export.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { staticAsset } from "./routes/static_asset.ts";
@@ -106,10 +107,11 @@ export function createApp(deps: {
       },
     });
   const generalLimit = limitTo(config.maxBodyBytes);
-  // An export upload is streamed into the importer, so it may be far larger than a request.
-  const importLimit = limitTo(config.maxImportBytes);
-  const imports = new Set(["/api/import", "/settings/import"]);
-  app.use((c, next) => imports.has(c.req.path) ? importLimit(c, next) : generalLimit(c, next));
+  // An export upload is streamed into the importer, so it may be far larger than a request,
+  // and is never buffered.
+  const importLimit = streamLimit(config.maxImportBytes);
+  const isImport = (path: string) => path === "/settings/import" || path.startsWith("/api/import");
+  app.use((c, next) => isImport(c.req.path) ? importLimit(c, next) : generalLimit(c, next));
 
   app.route("/", healthRoutes(store, () => draining));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));

@@ -10,6 +10,7 @@ import { AuthorizationServer } from "./oauth/authorization_server.ts";
 import { type MetadataFetcher, systemMetadataFetcher } from "./oauth/client_metadata_document.ts";
 import { OAuthClients } from "./oauth/clients.ts";
 import { Importer } from "./import/importer.ts";
+import { ImportJobs } from "./import/import_jobs.ts";
 import { Exporter } from "./exporter.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../db/store.ts";
@@ -23,6 +24,7 @@ export interface Services {
   oauthClients: OAuthClients;
   authorizationServer: AuthorizationServer;
   importer: Importer;
+  importJobs: ImportJobs;
   exporter: Exporter;
 }
 
@@ -69,6 +71,7 @@ export function createServices(deps: {
   );
   const hasher = new PasswordHasher(config.hashing);
   const conversations = new Conversations(store, clock);
+  const importer = new Importer(store, clock);
   return {
     accounts: new Accounts(store, clock, hasher, accessTokens, limiter, config.rateLimits),
     authenticator: new Authenticator(store, clock, accessTokens, personalTokens, mcpTokens),
@@ -76,7 +79,8 @@ export function createServices(deps: {
     conversations,
     exporter: new Exporter(conversations, clock),
     oauthClients,
-    importer: new Importer(store, clock),
+    importer,
+    importJobs: new ImportJobs(store, clock, importer),
     authorizationServer: new AuthorizationServer(store, clock, oauthClients, mcpTokens, {
       issuer: config.publicUrl,
       resource: mcpResource(config.publicUrl),

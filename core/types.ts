@@ -165,3 +165,14 @@ export interface OAuthRefreshToken {
   usedAt: number | null;
   replacedBy: string | null;
 }
+
+/** An import of an export file, as its progress is reported. */
+export interface ImportJob {
+  id: string;
+  status: "waiting" | "running" | "done" | "failed";
+  /** The import summary so far (counts and skipped conversations). */
+  summary: Record<string, unknown>;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}

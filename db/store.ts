@@ -2,6 +2,7 @@ import type {
   AppendedMessage,
   Conversation,
   ConversationFilter,
+  ImportJob,
   ListCursor,
   Message,
   Metadata,
@@ -173,6 +174,12 @@ export interface Store {
     now: number,
     graceMs: number,
   ): Promise<"rotated" | "retried" | "reused">;
+
+  // Import jobs
+  createImportJob(userId: string, job: ImportJob): Promise<void>;
+  /** Replaces status, summary, error and updatedAt; false when there is no such job of the user. */
+  updateImportJob(userId: string, job: ImportJob): Promise<boolean>;
+  getImportJob(userId: string, jobId: string): Promise<ImportJob | null>;
 
   // Rate limits, shared by every instance on this store
   /** Counts one hit in the window that contains `now`. */

@@ -162,6 +162,19 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX oauth_refresh_tokens_by_grant ON oauth_refresh_tokens(grant_id);
   `,
+  // 4: import jobs, so any instance can report on an import another one is running
+  `
+  CREATE TABLE import_jobs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX import_jobs_by_user ON import_jobs(user_id, created_at);
+  `,
 ];
 
 function schemaVersion(db: DatabaseSync): number {

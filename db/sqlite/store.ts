@@ -9,6 +9,7 @@ import type {
   AppendedMessage,
   Conversation,
   ConversationFilter,
+  ImportJob,
   ListCursor,
   Message,
   NewMessage,
@@ -537,6 +538,48 @@ export class SqliteStore implements Store {
         ? "retried"
         : "reused";
     });
+  }
+
+  // Import jobs
+
+  async createImportJob(userId: string, job: ImportJob): Promise<void> {
+    this.#run(
+      "INSERT INTO import_jobs (id, user_id, status, summary, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      job.id,
+      userId,
+      job.status,
+      JSON.stringify(job.summary),
+      job.error,
+      job.createdAt,
+      job.updatedAt,
+    );
+    return;
+  }
+
+  async updateImportJob(userId: string, job: ImportJob): Promise<boolean> {
+    return this.#run(
+      "UPDATE import_jobs SET status = ?, summary = ?, error = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+      job.status,
+      JSON.stringify(job.summary),
+      job.error,
+      job.updatedAt,
+      job.id,
+      userId,
+    ) > 0;
+  }
+
+  async getImportJob(userId: string, jobId: string): Promise<ImportJob | null> {
+    const row = this.#get("SELECT * FROM import_jobs WHERE id = ? AND user_id = ?", jobId, userId);
+    return row
+      ? {
+        id: row.id as string,
+        status: row.status as ImportJob["status"],
+        summary: JSON.parse(row.summary as string),
+        error: row.error as string | null,
+        createdAt: row.created_at as number,
+        updatedAt: row.updated_at as number,
+      }
+      : null;
   }
 
   // Rate limits

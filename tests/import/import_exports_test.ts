@@ -155,3 +155,26 @@ Deno.test("import: malformed files are refused with a clear 400 and nothing stor
     }
     assert.deepEqual(await conversationsOf(server, token), []);
   }));
+
+Deno.test("import: a body over the import limit is refused, streamed or declared, never buffered", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const big = json(Array.from({ length: 30 }, (_, i) => ({ ...chatgptBranched(), id: `b${i}` })));
+    assert.ok(big.length > 4096);
+    const declared = await importFile(server, token, big);
+    assert.equal(declared.status, 413);
+    const chunks = [big.slice(0, 3000), big.slice(3000)];
+    const streamed = await server.call("/api/import", {
+      method: "POST",
+      token,
+      body: new ReadableStream({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      }),
+    });
+    assert.equal(streamed.status, 413, await streamed.clone().text());
+    await streamed.body?.cancel();
+  }, { env: { PENSIEVE_MAX_IMPORT_BYTES: "4096" } }));

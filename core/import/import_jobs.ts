@@ -1,0 +1,89 @@
+import type { Clock } from "../clock.ts";
+import { Conflict, NotFound, PensieveError } from "../errors.ts";
+import type { ImportJob } from "../types.ts";
+import type { Store } from "../../db/store.ts";
+import type { Importer, ImportSummary } from "./importer.ts";
+
+/** Progress is written to the store at most this often. */
+const PROGRESS_INTERVAL_MS = 500;
+
+const EMPTY: ImportSummary = {
+  conversations_created: 0,
+  conversations_updated: 0,
+  conversations_unchanged: 0,
+  messages_added: 0,
+  skipped: [],
+};
+
+/**
+ * Imports as jobs: created first, then given the file, with progress and the outcome in the
+ * store, so any instance can say how an import running on another one is getting on.
+ */
+export class ImportJobs {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly importer: Importer,
+  ) {}
+
+  async create(userId: string): Promise<ImportJob> {
+    const now = this.clock.now();
+    const job: ImportJob = {
+      id: crypto.randomUUID(),
+      status: "waiting",
+      summary: { ...EMPTY },
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.store.createImportJob(userId, job);
+    return job;
+  }
+
+  async get(userId: string, jobId: string): Promise<ImportJob> {
+    const job = await this.store.getImportJob(userId, jobId);
+    if (!job) throw new NotFound("No import job with this id.");
+    return job;
+  }
+
+  /** Runs the import of `file` for a waiting job, and returns the job as it ended. */
+  async run(
+    userId: string,
+    jobId: string,
+    file: ReadableStream<Uint8Array>,
+    name: string,
+  ): Promise<ImportJob> {
+    const job = await this.get(userId, jobId);
+    if (job.status !== "waiting") {
+      throw new Conflict(`This import job is ${job.status}; create a new one.`);
+    }
+    const save = (patch: Partial<ImportJob>) => {
+      Object.assign(job, patch, { updatedAt: this.clock.now() });
+      return this.store.updateImportJob(userId, job);
+    };
+    await save({ status: "running" });
+    let last = 0;
+    let writing: Promise<unknown> = Promise.resolve();
+    try {
+      const summary = await this.importer.import(userId, file, {
+        name,
+        onProgress: (progress) => {
+          const now = this.clock.now();
+          if (now - last < PROGRESS_INTERVAL_MS) return;
+          last = now;
+          writing = writing.then(() => save({ summary: { ...progress } }));
+        },
+      });
+      await writing;
+      await save({ status: "done", summary: { ...summary } });
+    } catch (error) {
+      await writing.catch(() => {});
+      const message = error instanceof PensieveError
+        ? error.message
+        : "The import stopped on an unexpected error; what was imported so far stays.";
+      await save({ status: "failed", error: message });
+      if (!(error instanceof PensieveError)) console.error("import job failed", error);
+    }
+    return job;
+  }
+}
