@@ -13,8 +13,8 @@ import { Hono } from "hono";
 import { type App, createApp } from "../app.ts";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
-import { sha256Hex } from "../core/secrets.ts";
 import { SqliteStore } from "../db/sqlite/store.ts";
+import { seedUsers } from "./seed_users.ts";
 import { corpus, MARKERS } from "./corpus.ts";
 
 const CONVERSATIONS = Number(Deno.env.get("BENCH_CONVERSATIONS") ?? 250);
@@ -118,24 +118,7 @@ interface Seeded {
 async function seed(path: string): Promise<Seeded> {
   const store = new SqliteStore({ path, synchronous: "NORMAL" });
   const text = corpus(42);
-  const users = [crypto.randomUUID(), crypto.randomUUID()];
-  for (const [i, id] of users.entries()) {
-    await store.createUser({
-      id,
-      email: `bench${i}@example.com`,
-      passwordHash: "$argon2id$unused",
-      createdAt: T0,
-      tokensValidAfter: 0,
-    });
-  }
-  await store.createPersonalToken(users[0], {
-    id: crypto.randomUUID(),
-    name: "bench",
-    prefix: TOKEN.slice(0, 10),
-    secretHash: await sha256Hex(TOKEN),
-    createdAt: T0,
-    expiresAt: null,
-  });
+  const users = await seedUsers(store, TOKEN, T0);
   let conversationId = "";
   let messages = 0;
   let matches = 0;

@@ -5,10 +5,10 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseSearchQuery } from "../core/search_query.ts";
-import { sha256Hex } from "../core/secrets.ts";
 import { indexText, matchExpression, ownerToken } from "../db/sqlite/search_text.ts";
 import { SqliteStore } from "../db/sqlite/store.ts";
 import { spawnServer } from "../tests/_helpers/process.ts";
+import { seedUsers } from "./seed_users.ts";
 import { corpus, MARKERS } from "./corpus.ts";
 import { ms, summarize, type Summary } from "./stats.ts";
 
@@ -29,24 +29,7 @@ interface Seeded {
 async function seed(path: string): Promise<Seeded> {
   const store = new SqliteStore({ path, synchronous: "NORMAL" });
   const text = corpus(42);
-  const users = [crypto.randomUUID(), crypto.randomUUID()];
-  for (const [i, id] of users.entries()) {
-    await store.createUser({
-      id,
-      email: `bench${i}@example.com`,
-      passwordHash: "$argon2id$unused",
-      createdAt: T0,
-      tokensValidAfter: 0,
-    });
-  }
-  await store.createPersonalToken(users[0], {
-    id: crypto.randomUUID(),
-    name: "bench",
-    prefix: TOKEN.slice(0, 10),
-    secretHash: await sha256Hex(TOKEN),
-    createdAt: T0,
-    expiresAt: null,
-  });
+  const users = await seedUsers(store, TOKEN, T0);
   const conversations = Math.ceil(MESSAGES / PER_CONVERSATION);
   // The second user holds a tenth as much, so the owner filter has other rows to skip.
   const plan = [[users[0], conversations], [users[1], Math.ceil(conversations / 10)]] as const;

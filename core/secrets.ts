@@ -16,3 +16,30 @@ export async function sha256Hex(secret: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** Compares two strings in time that does not depend on where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** HMAC-SHA256 with one server key, imported once: base64url of the MAC of a text. */
+export class Hmac {
+  #key?: Promise<CryptoKey>;
+
+  constructor(private readonly secret: Uint8Array) {}
+
+  async sign(text: string): Promise<string> {
+    this.#key ??= crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(this.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign("HMAC", await this.#key, new TextEncoder().encode(text));
+    return base64url(new Uint8Array(mac));
+  }
+}

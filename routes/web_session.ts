@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
-import { base64url, randomSecret } from "../core/secrets.ts";
+import { Hmac, randomSecret, timingSafeEqual } from "../core/secrets.ts";
 import type { Services } from "../core/services.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -19,11 +19,12 @@ export interface BrowserSession {
 export class WebSessions {
   readonly cookieName: string;
   readonly #secure: boolean;
-  #key?: CryptoKey;
+  readonly #hmac: Hmac;
 
   constructor(private readonly config: Config, private readonly services: Services) {
     this.#secure = config.publicUrl.startsWith("https:");
     this.cookieName = this.#secure ? "__Host-pensieve_session" : "pensieve_session";
+    this.#hmac = new Hmac(config.jwtSecret!);
   }
 
   async current(c: Context<AppEnv>): Promise<BrowserSession | null> {
@@ -95,24 +96,9 @@ export class WebSessions {
     return value;
   }
 
-  async #mac(text: string): Promise<string> {
-    this.#key ??= await crypto.subtle.importKey(
-      "raw",
-      new Uint8Array(this.config.jwtSecret!),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = await crypto.subtle.sign("HMAC", this.#key, new TextEncoder().encode(text));
-    return base64url(new Uint8Array(mac));
+  #mac(text: string): Promise<string> {
+    return this.#hmac.sign(text);
   }
 }
 
 const ANON_COOKIE = "pensieve_csrf";
-
-function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}

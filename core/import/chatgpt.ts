@@ -1,5 +1,10 @@
 import type { Metadata, Role } from "../types.ts";
-import { type ImportedConversation, type ImportedMessage, ImportProblem } from "./imported.ts";
+import {
+  type ImportedConversation,
+  type ImportedMessage,
+  ImportProblem,
+  isRecord,
+} from "./imported.ts";
 
 type Node = {
   id?: string;
@@ -19,10 +24,6 @@ function seconds(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) && value > 0
     ? Math.round(value * 1000)
     : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** One part of a multimodal message: text as is, an image or file as a placeholder. */

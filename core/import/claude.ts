@@ -1,11 +1,12 @@
 import type { Metadata } from "../types.ts";
-import { type ImportedConversation, type ImportedMessage, ImportProblem } from "./imported.ts";
+import {
+  type ImportedConversation,
+  type ImportedMessage,
+  ImportProblem,
+  isRecord,
+} from "./imported.ts";
 
 type ClaudeMessage = Record<string, unknown> & { uuid?: string; parent_message_uuid?: string };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function iso(value: unknown): number | undefined {
   if (typeof value !== "string") return undefined;

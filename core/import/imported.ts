@@ -32,3 +32,8 @@ export class ImportProblem extends Error {
     super(`${conversation}: ${field}: ${message}`);
   }
 }
+
+/** Whether a parsed JSON value is an object (not null, not a list). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

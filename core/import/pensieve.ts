@@ -1,11 +1,7 @@
 import type { Metadata, Role } from "../types.ts";
-import { type ImportedConversation, ImportProblem } from "./imported.ts";
+import { type ImportedConversation, ImportProblem, isRecord } from "./imported.ts";
 
 const ROLES = new Set(["user", "assistant", "system", "tool"]);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function time(value: unknown, label: string, field: string): number {
   const ms = typeof value === "string" ? Date.parse(value) : NaN;

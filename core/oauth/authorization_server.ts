@@ -1,7 +1,7 @@
 import type { AccessTokens } from "../access_tokens.ts";
 import type { Clock } from "../clock.ts";
 import { NotFound, OAuthError } from "../errors.ts";
-import { base64url, randomSecret, sha256Hex } from "../secrets.ts";
+import { Hmac, randomSecret, sha256Hex } from "../secrets.ts";
 import type { OAuthClient, OAuthGrant, OAuthRefreshToken } from "../types.ts";
 import type { Store } from "../../db/store.ts";
 import type { OAuthClients } from "./clients.ts";
@@ -53,13 +53,17 @@ export interface TokenResponse {
  * state is in the store, so each step may be served by a different instance.
  */
 export class AuthorizationServer {
+  readonly #refreshMac: Hmac;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly clients: OAuthClients,
     private readonly tokens: AccessTokens,
     readonly settings: AuthorizationSettings,
-  ) {}
+  ) {
+    this.#refreshMac = new Hmac(settings.refreshKey);
+  }
 
   /**
    * The client and redirect URI of a request. Failures here are shown to the person, never sent
@@ -290,19 +294,7 @@ export class AuthorizationServer {
     grantId: string,
     now: number,
   ): Promise<{ secret: string; record: OAuthRefreshToken }> {
-    const key = await crypto.subtle.importKey(
-      "raw",
-      new Uint8Array(this.settings.refreshKey),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = await crypto.subtle.sign(
-      "HMAC",
-      key,
-      new TextEncoder().encode(`refresh-successor\n${tokenHash}`),
-    );
-    const secret = REFRESH_PREFIX + base64url(new Uint8Array(mac));
+    const secret = REFRESH_PREFIX + await this.#refreshMac.sign(`refresh-successor\n${tokenHash}`);
     return {
       secret,
       record: {

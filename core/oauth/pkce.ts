@@ -1,4 +1,4 @@
-import { base64url } from "../secrets.ts";
+import { base64url, timingSafeEqual } from "../secrets.ts";
 
 /** RFC 7636: a verifier is 43 to 128 unreserved characters. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -11,11 +11,4 @@ export async function verifyS256(verifier: string, challenge: string): Promise<b
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
   const expected = base64url(new Uint8Array(digest));
   return timingSafeEqual(expected, challenge);
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
