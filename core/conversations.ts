@@ -11,7 +11,7 @@ import type {
   UpdateConversationInput,
 } from "./schemas.ts";
 import { parseSearchQuery } from "./search_query.ts";
-import { sha256Hex } from "./secrets.ts";
+import { uuidFromText } from "./secrets.ts";
 import { buildSnippet, compileHighlighter, type Snippet } from "./snippets.ts";
 import type {
   AppendedMessage,
@@ -84,12 +84,8 @@ function toFilter(query: Pick<ListQuery, "tag" | "source" | "updated_from" | "up
 }
 
 /** A UUID (version 8, name-based) for one user's idempotency key: the same inputs, the same id. */
-export async function idempotentId(userId: string, key: string): Promise<string> {
-  const hex = (await sha256Hex(`conversation\n${userId}\n${key}`)).slice(0, 32).split("");
-  hex[12] = "8";
-  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
-  const h = hex.join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+export function idempotentId(userId: string, key: string): Promise<string> {
+  return uuidFromText(`conversation\n${userId}\n${key}`);
 }
 
 /** Saving, reading, changing, listing and searching one user's conversations. */

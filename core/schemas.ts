@@ -41,6 +41,15 @@ export const credentialsSchema = z.strictObject({
   password: passwordSchema,
 });
 
+/**
+ * Signing in checks only the password's size: the length rule is for new passwords, and accounts
+ * brought over from the original Pensieve may have shorter ones (it asked for 6).
+ */
+export const loginSchema = z.strictObject({
+  email: emailSchema,
+  password: z.string().min(1, { message: "password is required" }).max(LIMITS.passwordMax),
+});
+
 export const changePasswordSchema = z.strictObject({
   current_password: z.string().max(LIMITS.passwordMax),
   new_password: passwordSchema,

@@ -17,6 +17,15 @@ export async function sha256Hex(secret: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A UUID (version-8 layout) derived from a text: the same text always gives the same id. */
+export async function uuidFromText(text: string): Promise<string> {
+  const hex = (await sha256Hex(text)).slice(0, 32).split("");
+  hex[12] = "8";
+  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 /** Compares two strings in time that does not depend on where they differ. */
 export function timingSafeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;

@@ -1,6 +1,11 @@
 import { Hono } from "hono";
 import type { Session } from "../core/accounts.ts";
-import { changePasswordSchema, credentialsSchema, deleteAccountSchema } from "../core/schemas.ts";
+import {
+  changePasswordSchema,
+  credentialsSchema,
+  deleteAccountSchema,
+  loginSchema,
+} from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
 import { userView } from "../core/views.ts";
 import type { Config } from "../config.ts";
@@ -33,7 +38,7 @@ export function authRoutes(services: Services, config: Config): Hono<AppEnv> {
       return c.json(sessionView(session), 201);
     })
     .post("/login", async (c) => {
-      const input = await readJson(c, credentialsSchema);
+      const input = await readJson(c, loginSchema);
       const session = await accounts.login(
         input.email,
         input.password,

@@ -7,6 +7,7 @@ import {
   credentialsSchema,
   deleteAccountSchema,
   listQuerySchema,
+  loginSchema,
   messagesQuerySchema,
   renameTokenSchema,
   saveConversationSchema,
@@ -59,7 +60,7 @@ const operations: Record<string, Record<string, Operation>> = {
     },
   },
   "/auth/login": {
-    post: { summary: "Sign in", body: credentialsSchema, status: 200, response: session },
+    post: { summary: "Sign in", body: loginSchema, status: 200, response: session },
   },
   "/auth/logout": { post: { summary: "Revoke this access token", auth: true, status: 204 } },
   "/auth/me": {

@@ -7,6 +7,7 @@ import {
   changePasswordSchema,
   createTokenSchema,
   credentialsSchema,
+  loginSchema,
   updateConversationSchema,
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
@@ -185,7 +186,8 @@ export function pageRoutes(deps: {
           403,
         );
       }
-      const parsed = credentialsSchema.safeParse({ email: form.email, password: form.password });
+      const parsed = (kind === "login" ? loginSchema : credentialsSchema)
+        .safeParse({ email: form.email, password: form.password });
       if (!parsed.success) {
         const error = parsed.error.issues[0].message;
         return send(

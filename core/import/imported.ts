@@ -22,8 +22,12 @@ export interface ImportedConversation {
   updatedAt?: number;
   messages: ImportedMessage[];
   metadata: Metadata;
-  /** Pensieve's own exports: tags as they were. */
   tags?: string[];
+  /**
+   * Pensieve's own export: restored exactly (its own ids, client message ids, tags), and a
+   * longer copy adds the messages past those already stored.
+   */
+  restore?: boolean;
 }
 
 /** A conversation that cannot be read: which one, and which field is wrong. */

@@ -6,6 +6,7 @@ import type { NewMessage } from "../types.ts";
 import type { Store } from "../../db/store.ts";
 import { fromChatGpt } from "./chatgpt.ts";
 import { fromClaude } from "./claude.ts";
+import { fromLegacyPensieve, isLegacyConversation } from "./legacy_pensieve.ts";
 import { fromPensieve } from "./pensieve.ts";
 import { readExport } from "./export_reader.ts";
 import { type ImportedConversation, ImportProblem } from "./imported.ts";
@@ -19,6 +20,16 @@ export interface ImportSummary {
   skipped: { conversation: string; reason: string }[];
 }
 
+export function emptySummary(): ImportSummary {
+  return {
+    conversations_created: 0,
+    conversations_updated: 0,
+    conversations_unchanged: 0,
+    messages_added: 0,
+    skipped: [],
+  };
+}
+
 /** Text as SQLite will keep it: no NUL (it would cut the string), no lone surrogates. */
 function storable(text: string, max: number): string {
   const clean = text.replaceAll("\u0000", "\uFFFD").toWellFormed();
@@ -30,6 +41,7 @@ function interpret(value: unknown, position: number): ImportedConversation {
     ? value as Record<string, unknown>
     : {};
   if ("message_count" in record && "messages" in record) return fromPensieve(value, position);
+  if (isLegacyConversation(record)) return fromLegacyPensieve(value, position);
   // Recognised by the fields each service always writes, so a damaged one still gets a reason.
   if ("mapping" in record || "current_node" in record || "conversation_id" in record) {
     return fromChatGpt(value, position);
@@ -59,13 +71,7 @@ export class Importer {
     input: ReadableStream<Uint8Array>,
     options: { name?: string; onProgress?: (summary: ImportSummary) => void } = {},
   ): Promise<ImportSummary> {
-    const summary: ImportSummary = {
-      conversations_created: 0,
-      conversations_updated: 0,
-      conversations_unchanged: 0,
-      messages_added: 0,
-      skipped: [],
-    };
+    const summary = emptySummary();
     for await (const raw of readExport(input, options.name)) {
       let conversation: ImportedConversation;
       try {
@@ -75,19 +81,24 @@ export class Importer {
         summary.skipped.push({ conversation: error.conversation, reason: error.message });
         continue;
       }
-      try {
-        await this.#store(userId, conversation, summary);
-      } catch (error) {
-        if (!(error instanceof PensieveError)) throw error;
-        summary.skipped.push({ conversation: conversation.sourceId, reason: error.message });
-      }
+      await this.add(userId, conversation, summary);
       options.onProgress?.(summary);
     }
     return summary;
   }
 
+  /** Stores one conversation read from an export, counting what it did in `summary`. */
+  async add(userId: string, c: ImportedConversation, summary: ImportSummary): Promise<void> {
+    try {
+      await this.#store(userId, c, summary);
+    } catch (error) {
+      if (!(error instanceof PensieveError)) throw error;
+      summary.skipped.push({ conversation: c.sourceId, reason: error.message });
+    }
+  }
+
   async #store(userId: string, c: ImportedConversation, summary: ImportSummary): Promise<void> {
-    const restoring = c.tags !== undefined; // Pensieve's own export: restore exactly
+    const restoring = c.restore === true;
     const messages: NewMessage[] = c.messages.map((m) => ({
       role: m.role,
       content: storable(m.content, LIMITS.messageContentMax),

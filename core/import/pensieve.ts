@@ -42,5 +42,6 @@ export function fromPensieve(raw: unknown, position: number): ImportedConversati
     messages,
     metadata: isRecord(raw.metadata) ? raw.metadata as Metadata : {},
     tags: Array.isArray(raw.tags) ? raw.tags.filter((t) => typeof t === "string") : [],
+    restore: true,
   };
 }

@@ -1,6 +1,6 @@
 import type { CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import { Invalid } from "../../core/errors.ts";
-import { credentialsSchema } from "../../core/schemas.ts";
+import { credentialsSchema, loginSchema } from "../../core/schemas.ts";
 import type { SignInCredential } from "../../core/mcp_sessions.ts";
 import type { User } from "../../core/types.ts";
 import { apiTokenInput, credentialsInput, signedInOutput } from "../schemas.ts";
@@ -35,8 +35,8 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
       structuredContent: data,
     };
   };
-  const credentials = (input: unknown) => {
-    const parsed = credentialsSchema.safeParse(input);
+  const credentials = (input: unknown, schema = credentialsSchema) => {
+    const parsed = schema.safeParse(input);
     if (!parsed.success) throw new Invalid(parsed.error.issues[0].message);
     return parsed.data;
   };
@@ -71,7 +71,7 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   }, (input) =>
     guard(async () => {
-      const { email, password } = credentials(input);
+      const { email, password } = credentials(input, loginSchema);
       const session = await accounts.login(email, password, ctx.caller.clientAddress);
       return bind(session.user, { kind: "password" }, "Signed in");
     }));

@@ -51,7 +51,7 @@ Deno.test("client metadata document: a URL client_id is fetched, cached, and can
       })
     ) url.searchParams.set(k, v);
     const consent = await consentInBrowser(server, url, account);
-    assert.equal(consent.status, 302, consent.page);
+    assert.equal(consent.status, 302, consent.page ?? "");
     const code = new URL(consent.location).searchParams.get("code")!;
     const res = await fetch(`${server.url}/token`, {
       method: "POST",

@@ -30,7 +30,7 @@ Deno.test("OAuth end to end: discover, register, sign in, consent, tools, refres
     assert.equal(authorizeUrl.searchParams.get("resource"), `${server.config.publicUrl}/mcp`);
 
     const consent = await consentInBrowser(server, authorizeUrl, account);
-    assert.equal(consent.status, 302, consent.page);
+    assert.equal(consent.status, 302, consent.page ?? "");
     const back = new URL(consent.location);
     assert.equal(back.origin + back.pathname, provider.redirectUrl);
     assert.equal(back.searchParams.get("iss"), server.config.publicUrl);
@@ -169,7 +169,7 @@ Deno.test("OAuth over the legacy SSE transport: the same sign-in, then tools on 
     const first = new SSEClientTransport(sseUrl, { authProvider: provider });
     await assert.rejects(new Client({ name: "sse-oauth", version: "1" }).connect(first));
     const consent = await consentInBrowser(server, provider.authorizationUrl!, account);
-    assert.equal(consent.status, 302, consent.page);
+    assert.equal(consent.status, 302, consent.page ?? "");
     await first.finishAuth(new URL(consent.location).searchParams);
     const client = new Client({ name: "sse-oauth", version: "1" });
     await client.connect(new SSEClientTransport(sseUrl, { authProvider: provider }));
