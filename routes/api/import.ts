@@ -3,6 +3,7 @@ import { Invalid } from "../../core/errors.ts";
 import type { Services } from "../../core/services.ts";
 import type { ImportJob } from "../../core/types.ts";
 import type { AppEnv } from "../env.ts";
+import { isMultipart, multipartFile } from "../multipart_file.ts";
 
 function jobView(job: ImportJob) {
   return {
@@ -15,26 +16,35 @@ function jobView(job: ImportJob) {
   };
 }
 
-/** The export file, sent as is as the body (any content type but multipart). */
-function fileOf(request: Request): ReadableStream<Uint8Array> {
-  if ((request.headers.get("Content-Type") ?? "").startsWith("multipart/")) {
-    throw new Invalid("Send the export file itself as the body, not a multipart form.");
+/**
+ * The export file and its name: the body itself (named by `?name=`), or the one file part of a
+ * multipart form (named by its filename), streamed either way.
+ */
+async function fileOf(
+  request: Request,
+  query: string | undefined,
+): Promise<{ stream: ReadableStream<Uint8Array>; name: string }> {
+  if (isMultipart(request)) {
+    const upload = await multipartFile(request);
+    return { stream: upload.stream, name: upload.name ?? query ?? "upload" };
   }
   if (!request.body) throw new Invalid("The body is empty: send the export file.");
-  return request.body;
+  return { stream: request.body, name: query ?? "upload" };
 }
 
 /**
- * /api/import: `POST /` imports the body (a ChatGPT, Claude or Pensieve export) and answers with
- * the summary. For progress: `POST /jobs` makes a job, `PUT /jobs/{id}` sends it the file (and
- * answers when it is done), and `GET /jobs/{id}` reports on it meanwhile, from any instance.
+ * /api/import: `POST /` imports the file (a ChatGPT, Claude or Pensieve export), sent as the body
+ * or as the one file of a multipart form, and answers with the summary. For progress: `POST /jobs`
+ * makes a job, `PUT /jobs/{id}` sends it the file the same way (and answers when it is done), and
+ * `GET /jobs/{id}` reports on it meanwhile, from any instance.
  */
 export function importRoutes(services: Services): Hono<AppEnv> {
   const { importer, importJobs } = services;
   return new Hono<AppEnv>()
     .post("/", async (c) => {
-      const summary = await importer.import(c.var.principal.userId, fileOf(c.req.raw), {
-        name: c.req.query("name") ?? "upload",
+      const file = await fileOf(c.req.raw, c.req.query("name"));
+      const summary = await importer.import(c.var.principal.userId, file.stream, {
+        name: file.name,
       });
       return c.json({ summary });
     })
@@ -44,11 +54,12 @@ export function importRoutes(services: Services): Hono<AppEnv> {
       return c.json({ job: jobView(job) }, 201);
     })
     .put("/jobs/:id", async (c) => {
+      const file = await fileOf(c.req.raw, c.req.query("name"));
       const job = await importJobs.run(
         c.var.principal.userId,
         c.req.param("id"),
-        fileOf(c.req.raw),
-        c.req.query("name") ?? "upload",
+        file.stream,
+        file.name,
       );
       return c.json({ job: jobView(job) }, job.status === "done" ? 200 : 400);
     })
