@@ -11,6 +11,7 @@ import { Importer } from "../core/import/importer.ts";
 import { DatabaseSync } from "node:sqlite";
 import { indexText, ownerToken } from "../db/sqlite/search_text.ts";
 import { SqliteStore } from "../db/sqlite/store.ts";
+import { taskV8Flags } from "../tests/_helpers/process.ts";
 
 const CONVERSATIONS = Number(Deno.env.get("BENCH_CONVERSATIONS") ?? 2000);
 const PER = Number(Deno.env.get("BENCH_MESSAGES_PER") ?? 50);
@@ -82,7 +83,8 @@ const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
 /** In a process of its own, so its memory is the importer's and not the generator's. */
 async function importInChild(exportPath: string, dbPath: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(import.meta.url).pathname],
+    // Tuned as `deno task import` runs (its V8 flags), since that is what is measured.
+    args: ["run", ...taskV8Flags("import"), "--allow-all", new URL(import.meta.url).pathname],
     env: { BENCH_IMPORT_CHILD: JSON.stringify({ exportPath, dbPath }) },
     stdout: "piped",
     stderr: "inherit",
