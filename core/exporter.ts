@@ -9,6 +9,12 @@ import { Zip, ZipDeflate } from "fflate";
 /** The export format's name and version, written at the top of every export. */
 export const EXPORT_FORMAT = { format: "pensieve-export", version: 1 } as const;
 
+/** What a caller of a whole-account export may ask for. */
+export interface ExportOptions {
+  /** Called with each conversation as it is written, for counts and progress. */
+  onConversation?: (doc: ExportedConversation) => void;
+}
+
 /**
  * Everything one user has, as one JSON document (`pensieve-export` v1), produced as it is read:
  * one conversation per pull, so a large history never sits in memory whole and a slow reader
@@ -19,6 +25,7 @@ export function exportAll(
   conversations: Conversations,
   clock: Clock,
   userId: string,
+  options: ExportOptions = {},
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let heads: Conversation[] | null = null;
@@ -45,6 +52,7 @@ export function exportAll(
         while (index < heads.length) {
           const one = await exportOne(conversations, userId, heads[index++].id);
           if (one === null) continue;
+          options.onConversation?.(one);
           controller.enqueue(encoder.encode(`${written++ > 0 ? "," : ""}${JSON.stringify(one)}`));
           return;
         }
@@ -116,6 +124,7 @@ function fileName(doc: ExportedConversation): string {
 export function exportMarkdownZip(
   conversations: Conversations,
   userId: string,
+  options: ExportOptions = {},
 ): ReadableStream<Uint8Array> {
   let ids: string[] | null = null;
   let index = 0;
@@ -145,6 +154,7 @@ export function exportMarkdownZip(
           }
           const doc = await exportOne(conversations, userId, ids[index++]);
           if (!doc) continue;
+          options.onConversation?.(doc);
           const file = new ZipDeflate(fileName(doc), { level: 6 });
           zip.add(file);
           file.push(new TextEncoder().encode(conversationMarkdown(doc)), true);
@@ -162,15 +172,15 @@ export function exportMarkdownZip(
 export class Exporter {
   constructor(private readonly conversations: Conversations, private readonly clock: Clock) {}
 
-  all(userId: string): ReadableStream<Uint8Array> {
-    return exportAll(this.conversations, this.clock, userId);
+  all(userId: string, options: ExportOptions = {}): ReadableStream<Uint8Array> {
+    return exportAll(this.conversations, this.clock, userId, options);
   }
 
   one(userId: string, conversationId: string) {
     return exportOne(this.conversations, userId, conversationId);
   }
 
-  markdownZip(userId: string): ReadableStream<Uint8Array> {
-    return exportMarkdownZip(this.conversations, userId);
+  markdownZip(userId: string, options: ExportOptions = {}): ReadableStream<Uint8Array> {
+    return exportMarkdownZip(this.conversations, userId, options);
   }
 }
