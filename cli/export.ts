@@ -5,7 +5,8 @@
  * conversation as JSON or Markdown. It goes to the file, or to stdout; a summary goes to stderr.
  * Uses the same database settings as the server (PENSIEVE_DB, …).
  */
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
+import { userPath } from "./user_path.ts";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { Conversations } from "../core/conversations.ts";
@@ -45,9 +46,7 @@ function parseArgs(args: string[]): ExportArgs | string {
     format,
     conversation: values.conversation ?? null,
     // `deno task` runs in the project's folder: a relative path means the one the user was in.
-    output: values.output === undefined
-      ? null
-      : resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), values.output),
+    output: values.output === undefined ? null : userPath(values.output),
   };
 }
 

@@ -8,6 +8,7 @@ import { systemClock } from "../core/clock.ts";
 import { emptySummary, Importer } from "../core/import/importer.ts";
 import { emailSchema } from "../core/schemas.ts";
 import { openStore } from "../db/open_store.ts";
+import { userPath } from "./user_path.ts";
 import { addSummary, conversationsDone, counting, ProgressLine, summaryLines } from "./report.ts";
 
 const USAGE = "usage: deno task import --user <email> <export.zip|conversations.json>...";
@@ -40,7 +41,7 @@ async function main(): Promise<number> {
     const importer = new Importer(store, systemClock);
     const total = emptySummary();
     const progress = new ProgressLine();
-    for (const path of args.files) {
+    for (const path of args.files.map(userPath)) {
       const size = (await Deno.stat(path)).size;
       let read = 0;
       const file = await Deno.open(path);

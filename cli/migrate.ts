@@ -20,6 +20,7 @@ import { Invalid } from "../core/errors.ts";
 import { emailSchema } from "../core/schemas.ts";
 import type { Store } from "../db/store.ts";
 import { openStore } from "../db/open_store.ts";
+import { userPath } from "./user_path.ts";
 import { conversationsDone, counting, ProgressLine, summaryLines } from "./report.ts";
 
 const USAGE = `usage:
@@ -28,7 +29,8 @@ const USAGE = `usage:
   deno task migrate --user <email> <conversation.json or folder>...`;
 
 /** Documents of one dump file, with the share of the file read so far. */
-async function* fileDocuments(path: string, read: { fraction: number }) {
+async function* fileDocuments(given: string, read: { fraction: number }) {
+  const path = userPath(given);
   const size = (await Deno.stat(path)).size;
   let bytes = 0;
   const file = await Deno.open(path);
@@ -42,7 +44,7 @@ async function* fileDocuments(path: string, read: { fraction: number }) {
 /** The JSON files named, folders searched (not recursively) for `*.json`, in name order. */
 async function jsonFiles(paths: string[]): Promise<string[]> {
   const files: string[] = [];
-  for (const path of paths) {
+  for (const path of paths.map(userPath)) {
     if (!(await Deno.stat(path)).isDirectory) {
       files.push(path);
       continue;

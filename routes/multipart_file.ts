@@ -8,6 +8,8 @@ import { Invalid, PensieveError } from "../core/errors.ts";
 export interface UploadedFile {
   name: string | null;
   stream: ReadableStream<Uint8Array>;
+  /** The form's text fields that came before the file (a CSRF token, say); small and few. */
+  fields: Record<string, string>;
 }
 
 /**
@@ -33,7 +35,7 @@ function asPensieveError(error: unknown): PensieveError {
 /**
  * The one file part of a `multipart/form-data` request, streamed: it resolves as soon as the file
  * part begins, and its bytes are read from the request only as fast as the returned stream is
- * read, so no file is ever held whole. Other fields are skipped unread. The stream ends only once
+ * read, so no file is ever held whole. Text fields before the file are kept (few and small); later ones are skipped. The stream ends only once
  * the whole form has been read, so a second file or a cut-off form errors it (Invalid) rather
  * than ending it cleanly; a body over the route's stream limit errors it with TooLarge.
  *
@@ -52,8 +54,9 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
   try {
     parser = busboy({
       headers: { "content-type": request.headers.get("Content-Type") ?? "" },
-      // A second file is refused (filesLimit below); fields have no listener, so none is kept.
-      limits: { files: 1 },
+      // A second file is refused (filesLimit below); text fields are kept only before the file,
+      // and only a few small ones.
+      limits: { files: 1, fields: 20, fieldSize: 4096 },
     });
   } catch (error) {
     return Promise.reject(
@@ -93,6 +96,10 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
         file!.enqueue(chunk);
       }
     };
+    const fields: Record<string, string> = {};
+    parser.on("field", (name, value, info) => {
+      if (!file && !info.valueTruncated && !(name in fields)) fields[name] = value;
+    });
     parser.on("file", (_field, part, info) => {
       part.on("error", () => {}); // the parser reports the same failure
       part.on("data", (chunk: Uint8Array) => {
@@ -105,6 +112,7 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
       });
       resolve({
         name: info.filename || null,
+        fields,
         stream: new ReadableStream<Uint8Array>({
           start: (controller) => {
             file = controller;

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
-import { PensieveError } from "../core/errors.ts";
+import { Invalid, PensieveError } from "../core/errors.ts";
 import { LIMITS } from "../core/limits.ts";
 import {
   changePasswordSchema,
@@ -26,6 +26,7 @@ import { HomePage } from "../web/pages/home.ts";
 import { SettingsPage, type SettingsState } from "../web/pages/settings.ts";
 import type { AppEnv } from "./env.ts";
 import { clientAddress } from "./middleware/client_address.ts";
+import { multipartFile } from "./multipart_file.ts";
 import type { BrowserSession, WebSessions } from "./web_session.ts";
 
 /** Pages: no inline script, nothing from elsewhere, not framable. */
@@ -428,12 +429,16 @@ export function pageRoutes(deps: {
         let token: unknown = c.req.header("X-CSRF-Token");
         let name = "upload";
         if (multipart) {
-          const form = await c.req.formData();
-          token = form.get("csrf");
-          const upload = form.get("file");
-          if (upload instanceof File && upload.size > 0) {
-            file = upload.stream();
-            name = upload.name;
+          // Streamed like the API's upload; the CSRF field comes before the file in the form.
+          try {
+            const upload = await multipartFile(c.req.raw);
+            token = upload.fields.csrf;
+            file = upload.stream;
+            name = upload.name ?? name;
+          } catch (error) {
+            if (!(error instanceof Invalid)) throw error;
+            token = undefined;
+            file = null;
           }
         } else {
           file = c.req.raw.body;

@@ -14,11 +14,11 @@ Deno.test("deno task import: brings an export into an account and says what it d
       file,
       json([chatgptBranched(), claudeConversation(), { conversation_id: "bad" }]),
     );
-    const run = async (args: string[]) => {
+    const run = async (args: string[], env: Record<string, string> = {}) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", "cli/import.ts", ...args],
         cwd: root,
-        env: { PENSIEVE_DB: `sqlite:${server.dbPath}` },
+        env: { PENSIEVE_DB: `sqlite:${server.dbPath}`, ...env },
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -35,7 +35,9 @@ Deno.test("deno task import: brings an export into an account and says what it d
       /2 new conversations, 0 updated, 0 unchanged, 5 messages added, 1 skipped/,
     );
     assert.match(first.stdout, /skipped bad: bad: mapping: is missing/);
-    const again = await run(["--user", account.email, file]);
+    // A relative path is the user's, from where `deno task` was started (INIT_CWD).
+    const again = await run(["--user", account.email, "conversations.json"], { INIT_CWD: dir });
+    assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /0 new conversations, 0 updated, 2 unchanged, 0 messages added/);
     const list = await (await server.call("/api/conversations", { token: account.token })).json();
     assert.equal(list.conversations.length, 2);
