@@ -31,11 +31,20 @@ import { RateLimiter } from "./core/rate_limiter.ts";
 import { SseStreams } from "./mcp/sse_streams.ts";
 import { createStreamableHttp } from "./mcp/streamable_http.ts";
 import type { McpDeps } from "./mcp/tool_context.ts";
+import { errorFields, Logger, type LogSink, stdoutSink } from "./core/logger.ts";
+import { Metrics } from "./core/metrics.ts";
+import { UserTags } from "./core/user_tag.ts";
+import { SERVER_INFO } from "./mcp/server.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { requestLog } from "./routes/middleware/request_log.ts";
 
 /** A built application: its HTTP handler, its services, and a switch for shutdown. */
 export interface App {
   hono: Hono<AppEnv>;
   services: Services;
+  /** The logger requests are logged with, for what runs beside them. */
+  logger: Logger;
+  metrics: Metrics;
   /** /readyz answers 503 from now on; new SSE streams are refused. */
   startDraining(): void;
   /** Ends long-lived MCP streams, so a stopping server is not held open by them. */
@@ -49,12 +58,32 @@ export function createApp(deps: {
   clock: Clock;
   /** How OAuth client metadata documents are fetched; the network unless a test says so. */
   metadataFetcher?: MetadataFetcher;
+  /** Where log lines go: stdout unless a test collects them. */
+  logSink?: LogSink;
 }): App {
   const { config, store, clock } = deps;
-  const services = createServices(deps);
+  const logger = new Logger({ ...config.log, sink: deps.logSink ?? stdoutSink, clock });
+  const metrics = new Metrics({
+    storeKind: store.kind,
+    version: SERVER_INFO.version,
+    startedAt: clock.now(),
+    openSseStreams: () => sse.openCount,
+  });
+  const services = createServices({
+    ...deps,
+    importJobEvents: {
+      started: () => metrics.importStarted(),
+      ended: (status, unexpected) => {
+        metrics.importEnded(status);
+        if (unexpected) logger.error("import job failed", errorFields(unexpected));
+      },
+    },
+  });
   let draining = false;
 
   const app = new Hono<AppEnv>();
+  // First, so every response, however it ends, is logged and counted with its request id.
+  app.use(requestLog({ logger, metrics, userTags: new UserTags(config.jwtSecret!) }));
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) => c.json(errorBody("not_found", "No such endpoint."), 404));
 
@@ -86,8 +115,15 @@ export function createApp(deps: {
       "Mcp-Method",
       "Mcp-Name",
       "Last-Event-ID",
+      "X-Request-Id",
     ],
-    exposeHeaders: ["Retry-After", "Location", "Mcp-Session-Id", "WWW-Authenticate"],
+    exposeHeaders: [
+      "Retry-After",
+      "Location",
+      "Mcp-Session-Id",
+      "WWW-Authenticate",
+      "X-Request-Id",
+    ],
     maxAge: 600,
   }));
   app.use("/api/*", async (c, next) => {
@@ -114,6 +150,7 @@ export function createApp(deps: {
   app.use((c, next) => isImport(c.req.path) ? importLimit(c, next) : generalLimit(c, next));
 
   app.route("/", healthRoutes(store, () => draining));
+  if (config.metricsToken) app.route("/", metricsRoutes(metrics, config.metricsToken));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));
   app.route("/auth", authRoutes(services, config));
   const mcpDeps: McpDeps = {
@@ -121,7 +158,11 @@ export function createApp(deps: {
     services,
     sessions: new McpSessions(store, clock, config.mcp.sessionIdleSeconds * 1000),
     limiter: new RateLimiter(store, clock),
-    onUnexpected: (error) => console.error("MCP: unexpected error", error),
+    onUnexpected: (error) => logger.error("mcp: unexpected error", errorFields(error)),
+    observer: {
+      sessionStarted: (transport) => metrics.mcpSessionStarted(transport),
+      toolCalled: (tool, outcome) => metrics.toolCalled(tool, outcome),
+    },
   };
   const streamable = createStreamableHttp(mcpDeps);
   const sse = new SseStreams(mcpDeps);
@@ -159,6 +200,8 @@ export function createApp(deps: {
   return {
     hono: app,
     services,
+    logger,
+    metrics,
     startDraining: () => {
       draining = true;
     },

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { dirname, join } from "node:path";
 import { randomSecret } from "./core/secrets.ts";
+import type { LogFormat, LogLevel } from "./core/logger.ts";
 
 /** Where the data lives. */
 export type DatabaseConfig =
@@ -46,6 +47,10 @@ export interface Config {
   oauthRefreshTtlSeconds: number;
   /** How long a browser stays signed in to the dashboard. */
   webSessionSeconds: number;
+  /** How logs are written and how much. */
+  log: { format: LogFormat; level: LogLevel };
+  /** The bearer token `/metrics` wants; without one, `/metrics` does not exist (404). */
+  metricsToken?: string;
 }
 
 /** How the MCP endpoints behave. */
@@ -170,6 +175,15 @@ const envSchema = z.object({
   PENSIEVE_ALLOWED_HOSTS: z.string().default(""),
   PENSIEVE_OAUTH_REFRESH_TTL: duration("PENSIEVE_OAUTH_REFRESH_TTL").default(90 * 86_400),
   PENSIEVE_WEB_SESSION_TTL: duration("PENSIEVE_WEB_SESSION_TTL").default(7 * 86_400),
+  PENSIEVE_LOG_FORMAT: z.enum(["json", "text"], {
+    message: "PENSIEVE_LOG_FORMAT must be json or text",
+  }).default("json"),
+  PENSIEVE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], {
+    message: "PENSIEVE_LOG_LEVEL must be debug, info, warn or error",
+  }).default("info"),
+  PENSIEVE_METRICS_TOKEN: z.string().trim().min(16, {
+    message: "PENSIEVE_METRICS_TOKEN must be at least 16 characters",
+  }).optional(),
 });
 
 function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
@@ -234,6 +248,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
     oauthRefreshTtlSeconds: e.PENSIEVE_OAUTH_REFRESH_TTL,
     webSessionSeconds: e.PENSIEVE_WEB_SESSION_TTL,
+    log: { format: e.PENSIEVE_LOG_FORMAT, level: e.PENSIEVE_LOG_LEVEL },
+    metricsToken: e.PENSIEVE_METRICS_TOKEN,
     mcp: {
       responseMode: e.PENSIEVE_MCP_RESPONSE_MODE,
       callsPerMinute: e.PENSIEVE_MCP_CALLS_PER_MINUTE,

@@ -247,7 +247,8 @@ async function main(): Promise<void> {
         // "auto" is the default, and answers a 2025-era tools/call with an SSE stream.
         PENSIEVE_MCP_RESPONSE_MODE: mode === "json" ? "json" : "auto",
       });
-      const app = createApp({ config, store, clock: systemClock });
+      // Log lines are formatted as in production but not written: they would flood the report.
+      const app = createApp({ config, store, clock: systemClock, logSink: () => {} });
       apps.push(app);
       // Bench only: the baseline route, behind the same global middleware as every route.
       app.hono.get("/bench/hello", (c) => c.text("hello"));

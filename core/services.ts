@@ -10,7 +10,7 @@ import { AuthorizationServer } from "./oauth/authorization_server.ts";
 import { type MetadataFetcher, systemMetadataFetcher } from "./oauth/client_metadata_document.ts";
 import { OAuthClients } from "./oauth/clients.ts";
 import { Importer } from "./import/importer.ts";
-import { ImportJobs } from "./import/import_jobs.ts";
+import { type ImportJobEvents, ImportJobs } from "./import/import_jobs.ts";
 import { Exporter } from "./exporter.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../db/store.ts";
@@ -40,6 +40,8 @@ export function createServices(deps: {
   clock: Clock;
   /** How client metadata documents are fetched; the real network unless a test says otherwise. */
   metadataFetcher?: MetadataFetcher;
+  /** Told when import jobs start and end, for metrics and logs. */
+  importJobEvents?: ImportJobEvents;
 }): Services {
   const { config, store, clock } = deps;
   if (!config.jwtSecret || config.jwtSecret.length < 32) {
@@ -80,7 +82,7 @@ export function createServices(deps: {
     exporter: new Exporter(conversations, clock),
     oauthClients,
     importer,
-    importJobs: new ImportJobs(store, clock, importer),
+    importJobs: new ImportJobs(store, clock, importer, deps.importJobEvents),
     authorizationServer: new AuthorizationServer(store, clock, oauthClients, mcpTokens, {
       issuer: config.publicUrl,
       resource: mcpResource(config.publicUrl),

@@ -1,8 +1,8 @@
-import { McpServer } from "@modelcontextprotocol/server";
+import { type CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import type { McpCaller } from "./caller.ts";
 import { registerResumePrompt } from "./prompts.ts";
 import { registerConversationResources } from "./resources.ts";
-import type { McpDeps } from "./tool_context.ts";
+import type { McpDeps, McpObserver } from "./tool_context.ts";
 import { registerAccountTools } from "./tools/account_tools.ts";
 import { registerConnectorTools } from "./tools/connector_tools.ts";
 import { registerConversationTools } from "./tools/conversation_tools.ts";
@@ -28,6 +28,7 @@ export function buildMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
       ? `${INSTRUCTIONS} On this connection, sign in first with mcp_login or set_api_token.`
       : INSTRUCTIONS,
   });
+  if (deps.observer) observeToolCalls(server, deps.observer);
   const ctx = { ...deps, caller };
   if (caller.endpoint === "open") registerAccountTools(server, ctx);
   registerConversationTools(server, ctx);
@@ -35,4 +36,32 @@ export function buildMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
   registerConversationResources(server, ctx);
   registerResumePrompt(server, ctx);
   return server;
+}
+
+type AnyToolCallback = (...args: unknown[]) => CallToolResult | Promise<CallToolResult>;
+
+/**
+ * Makes every tool registered on `server` from now on report its calls and how they ended. The
+ * SDK has no hook for this, so the registration method of this one instance is wrapped. A call
+ * whose input fails the tool's schema never reaches the tool and is not counted.
+ */
+function observeToolCalls(server: McpServer, observer: McpObserver): void {
+  const register = server.registerTool.bind(server) as (
+    name: string,
+    config: unknown,
+    callback: AnyToolCallback,
+  ) => unknown;
+  const observed = (name: string, config: unknown, callback: AnyToolCallback) =>
+    register(name, config, async (...args: unknown[]) => {
+      let result: CallToolResult;
+      try {
+        result = await callback(...args);
+      } catch (error) {
+        observer.toolCalled(name, "exception");
+        throw error;
+      }
+      observer.toolCalled(name, result.isError ? "error" : "ok");
+      return result;
+    });
+  server.registerTool = observed as unknown as McpServer["registerTool"];
 }

@@ -25,7 +25,13 @@ export async function startSession(
     60_000,
     `Too many new MCP sessions: at most ${limit} a minute.`,
   );
-  return deps.sessions.start(identity.endpoint, transport, identity.credentialUserId);
+  const session = await deps.sessions.start(
+    identity.endpoint,
+    transport,
+    identity.credentialUserId,
+  );
+  deps.observer?.sessionStarted(transport);
+  return session;
 }
 
 /** Every request to `/open` counts against its address, signed in or not. */

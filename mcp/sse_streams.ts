@@ -29,6 +29,11 @@ export class SseStreams {
 
   constructor(private readonly deps: McpDeps) {}
 
+  /** How many streams this instance holds now. */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
   /** Opens a stream whose endpoint event tells the client where to POST its messages. */
   async open(identity: McpRequestIdentity, messagesPath: string): Promise<Response> {
     const { sessions, config } = this.deps;

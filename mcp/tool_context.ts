@@ -5,6 +5,8 @@ import type { Scope } from "../core/oauth/scopes.ts";
 import type { McpSessions } from "../core/mcp_sessions.ts";
 import type { RateLimiter } from "../core/rate_limiter.ts";
 import type { Services } from "../core/services.ts";
+import type { ToolOutcome } from "../core/metrics.ts";
+import type { McpTransportKind } from "../db/store.ts";
 import { callerUserId, type McpCaller } from "./caller.ts";
 import { errorResult, protocolError } from "./tool_result.ts";
 
@@ -16,6 +18,14 @@ export interface McpDeps {
   limiter: RateLimiter;
   /** Reports an error that is not a domain error (a bug or an outage). */
   onUnexpected: (error: unknown) => void;
+  /** Told of every session started and tool call, for metrics. */
+  observer?: McpObserver;
+}
+
+/** What the MCP layer reports as it works. */
+export interface McpObserver {
+  sessionStarted(transport: McpTransportKind): void;
+  toolCalled(tool: string, outcome: ToolOutcome): void;
 }
 
 /** One server instance's view: the shared dependencies and who is calling. */

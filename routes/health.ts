@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { Store } from "../db/store.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody } from "./errors.ts";
+import { errorFields } from "../core/logger.ts";
 
 /** /healthz (the process answers) and /readyz (it can reach its store and is not draining). */
 export function healthRoutes(store: Store, isDraining: () => boolean): Hono<AppEnv> {
@@ -14,7 +15,7 @@ export function healthRoutes(store: Store, isDraining: () => boolean): Hono<AppE
       try {
         await store.ping();
       } catch (error) {
-        console.error("readyz: store ping failed", error);
+        c.var.log.warn("readyz: store ping failed", errorFields(error));
         return c.json(errorBody("unavailable", "The database cannot be reached."), 503);
       }
       return c.json({ status: "ready", store: store.kind });

@@ -84,6 +84,7 @@ export function mcpRoutes(deps: {
         throw new Unauthorized("Connect with OAuth or send 'Authorization: Bearer <token>'.");
       }
       const principal = await services.authenticator.authenticateForMcp(match[1]);
+      c.set("principal", principal); // for the request log
       return {
         endpoint,
         credentialUserId: principal.userId,

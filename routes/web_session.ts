@@ -32,6 +32,7 @@ export class WebSessions {
     if (!token) return null;
     try {
       const principal = await this.services.authenticator.authenticate(token);
+      c.set("principal", principal); // for the request log
       return { token, userId: principal.userId };
     } catch {
       return null;

@@ -15,6 +15,13 @@ const EMPTY: ImportSummary = {
   skipped: [],
 };
 
+/** What an import job reports as it runs, for metrics and logs. */
+export interface ImportJobEvents {
+  started(): void;
+  /** `unexpected` is the error of a job that failed on something other than a domain error. */
+  ended(status: "done" | "failed", unexpected?: unknown): void;
+}
+
 /**
  * Imports as jobs: created first, then given the file, with progress and the outcome in the
  * store, so any instance can say how an import running on another one is getting on.
@@ -24,6 +31,7 @@ export class ImportJobs {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly importer: Importer,
+    private readonly events?: ImportJobEvents,
   ) {}
 
   async create(userId: string): Promise<ImportJob> {
@@ -62,6 +70,7 @@ export class ImportJobs {
       return this.store.updateImportJob(userId, job);
     };
     await save({ status: "running" });
+    this.events?.started();
     let last = 0;
     let writing: Promise<unknown> = Promise.resolve();
     try {
@@ -76,13 +85,17 @@ export class ImportJobs {
       });
       await writing;
       await save({ status: "done", summary: { ...summary } });
+      this.events?.ended("done");
     } catch (error) {
       await writing.catch(() => {});
       const message = error instanceof PensieveError
         ? error.message
         : "The import stopped on an unexpected error; what was imported so far stays.";
+      // Reported before the last write, so a store that fails now cannot leave a job "running".
+      const unexpected = error instanceof PensieveError ? undefined : error;
+      if (this.events) this.events.ended("failed", unexpected);
+      else if (unexpected) console.error("import job failed", unexpected);
       await save({ status: "failed", error: message });
-      if (!(error instanceof PensieveError)) console.error("import job failed", error);
     }
     return job;
   }

@@ -3,6 +3,7 @@ import { type Config, parseConfig } from "../../config.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
 import { SqliteStore } from "../../db/sqlite/store.ts";
 import type { MetadataFetcher } from "../../core/oauth/client_metadata_document.ts";
+import type { LogSink } from "../../core/logger.ts";
 
 /** A whole Pensieve on a temp SQLite file, served by a real HTTP server on 127.0.0.1. */
 export interface TestServer {
@@ -25,12 +26,23 @@ export interface CallInit extends Omit<RequestInit, "body"> {
 /** Test-only JWT key: 32 bytes, never used outside tests. */
 export const TEST_SECRET = new TextEncoder().encode("test-secret-test-secret-test-secret!");
 
+/** Request lines would drown test output: only warnings and errors are shown, on stderr. */
+const quietSink: LogSink = (line, level) => {
+  if (level === "warn" || level === "error") console.error(line);
+};
+
 /**
  * Starts a server. `env` takes the same variables as production; rate limits are high by default
- * so suites that register many accounts from 127.0.0.1 are not throttled.
+ * so suites that register many accounts from 127.0.0.1 are not throttled. `logSink` receives every
+ * log line (by default only warnings and errors are printed).
  */
 export async function startServer(
-  options: { env?: Record<string, string>; clock?: Clock; metadataFetcher?: MetadataFetcher } = {},
+  options: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    metadataFetcher?: MetadataFetcher;
+    logSink?: LogSink;
+  } = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
   const ownPath = `${dir}/pensieve.db`;
@@ -61,6 +73,7 @@ export async function startServer(
     store,
     clock: options.clock ?? systemClock,
     metadataFetcher: options.metadataFetcher,
+    logSink: options.logSink ?? quietSink,
   });
   built.app = app;
   return {
