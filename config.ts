@@ -39,6 +39,8 @@ export interface Config {
   trustProxy: boolean;
   /** Seconds /readyz answers 503 before the server stops taking connections on shutdown. */
   drainSeconds: number;
+  /** Open a SQLite file even on a network file system (where its locking is unreliable). */
+  sqliteAllowNetworkFs: boolean;
   rateLimits: RateLimitConfig;
   /** Concurrent password hashes, and how many more may wait. */
   hashing: { concurrency: number; queue: number };
@@ -137,6 +139,7 @@ const envSchema = z.object({
   PENSIEVE_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL", "full", "normal"], {
     message: "PENSIEVE_SQLITE_SYNCHRONOUS must be FULL or NORMAL",
   }).default("FULL"),
+  PENSIEVE_SQLITE_ALLOW_NETWORK_FS: bool("PENSIEVE_SQLITE_ALLOW_NETWORK_FS").default(false),
   PENSIEVE_PUBLIC_URL: z.string().transform(origin("PENSIEVE_PUBLIC_URL")).optional(),
   PENSIEVE_JWT_SECRET: z.string().min(32, {
     message: "PENSIEVE_JWT_SECRET must be at least 32 characters",
@@ -185,6 +188,9 @@ const envSchema = z.object({
     message: "PENSIEVE_METRICS_TOKEN must be at least 16 characters",
   }).optional(),
 });
+
+/** Every environment variable the configuration reads: main.ts reads these and no others. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
   if (url.startsWith("sqlite:")) {
@@ -239,6 +245,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxImportBytes: e.PENSIEVE_MAX_IMPORT_BYTES,
     trustProxy: e.PENSIEVE_TRUST_PROXY,
     drainSeconds: e.PENSIEVE_DRAIN_SECONDS,
+    sqliteAllowNetworkFs: e.PENSIEVE_SQLITE_ALLOW_NETWORK_FS,
     rateLimits: {
       loginPerAccount: e.PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT,
       loginPerAddress: e.PENSIEVE_LOGIN_LIMIT_PER_ADDRESS,

@@ -1,14 +1,26 @@
 import { createApp } from "./app.ts";
-import { ConfigError, parseConfig, resolveJwtSecret } from "./config.ts";
+import { CONFIG_VARIABLES, ConfigError, parseConfig, resolveJwtSecret } from "./config.ts";
 import { systemClock } from "./core/clock.ts";
 import { openStore } from "./db/open_store.ts";
+import { refuseNetworkFileSystem } from "./db/sqlite/network_fs.ts";
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = parseConfig(Deno.env.toObject());
+    // Only the variables the configuration names: `deno task serve` grants no others.
+    config = parseConfig(
+      Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, Deno.env.get(name)])),
+    );
+    if (config.db.kind === "sqlite") {
+      const fs = await refuseNetworkFileSystem(config.db.path, config.sqliteAllowNetworkFs);
+      if (fs === "allowed") {
+        console.error(
+          "pensieve: SQLite on a network file system, as PENSIEVE_SQLITE_ALLOW_NETWORK_FS says",
+        );
+      }
+    }
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`pensieve: configuration error: ${error.message}`);

@@ -24,7 +24,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       "--allow-net",
       "--allow-env",
       // The same grants as `deno task start`, except that reads and writes reach temp dirs.
-      "--allow-sys=cpus,networkInterfaces,hostname",
+      "--allow-sys=cpus,networkInterfaces,hostname,statfs",
       "--allow-ffi",
       "--allow-read",
       "--allow-write",
