@@ -6,7 +6,10 @@ import type { LogFormat, LogLevel } from "./core/logger.ts";
 /** Where the data lives. */
 export type DatabaseConfig =
   | { kind: "sqlite"; path: string; synchronous: "FULL" | "NORMAL" }
-  | { kind: "mongodb"; url: string };
+  | { kind: "mongodb"; url: string; search: MongoSearchSetting };
+
+/** How the MongoDB store finds search candidates (db/mongo/search.ts). */
+export type MongoSearchSetting = "text" | "atlas" | "scan";
 
 /** Fixed-window limits on sign-in and sign-up attempts. */
 export interface RateLimitConfig {
@@ -135,6 +138,10 @@ const envSchema = z.object({
   PORT: integer("PORT", 0, 65535).default(8000),
   HOST: z.string().min(1).default("0.0.0.0"),
   PENSIEVE_DB: z.string().min(1).default("sqlite:./data/pensieve.db"),
+  PENSIEVE_DB_FILE: z.string().min(1).optional(),
+  PENSIEVE_MONGODB_SEARCH: z.enum(["text", "atlas", "scan"], {
+    message: "PENSIEVE_MONGODB_SEARCH must be text, atlas or scan",
+  }).default("text"),
   PENSIEVE_DATA_DIR: z.string().min(1).optional(),
   PENSIEVE_SQLITE_SYNCHRONOUS: z.enum(["FULL", "NORMAL", "full", "normal"], {
     message: "PENSIEVE_SQLITE_SYNCHRONOUS must be FULL or NORMAL",
@@ -192,22 +199,57 @@ const envSchema = z.object({
 /** Every environment variable the configuration reads: main.ts reads these and no others. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-function databaseConfig(url: string, synchronous: "FULL" | "NORMAL"): DatabaseConfig {
+function databaseConfig(
+  url: string,
+  synchronous: "FULL" | "NORMAL",
+  search: MongoSearchSetting,
+): DatabaseConfig {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (!path) throw new ConfigError("PENSIEVE_DB: sqlite: needs a file path");
     return { kind: "sqlite", path, synchronous };
   }
   if (url.startsWith("mongodb://") || url.startsWith("mongodb+srv://")) {
-    return { kind: "mongodb", url };
+    return { kind: "mongodb", url, search };
   }
   throw new ConfigError(
     "PENSIEVE_DB must be sqlite:PATH, mongodb://… or mongodb+srv://…",
   );
 }
 
-/** Reads and validates the configuration from environment variables. Pure: touches no file. */
-export function parseConfig(env: Record<string, string | undefined>): Config {
+/**
+ * The database URL from PENSIEVE_DB, or from the file PENSIEVE_DB_FILE names (a Docker or Key
+ * Vault secret mounted as a file), never both. The file's content is never put in an error.
+ */
+function databaseUrl(
+  env: Record<string, string>,
+  readFile: (path: string) => string,
+): string | undefined {
+  const path = env.PENSIEVE_DB_FILE;
+  if (path === undefined) return env.PENSIEVE_DB;
+  if (env.PENSIEVE_DB !== undefined) {
+    throw new ConfigError("PENSIEVE_DB and PENSIEVE_DB_FILE are both set; set one of them");
+  }
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.name : "unreadable";
+    throw new ConfigError(`PENSIEVE_DB_FILE: cannot read ${path} (${reason})`);
+  }
+  const url = text.trim();
+  if (!url) throw new ConfigError(`PENSIEVE_DB_FILE: ${path} is empty`);
+  return url;
+}
+
+/**
+ * Reads and validates the configuration from environment variables. Touches no file but the
+ * secret file PENSIEVE_DB_FILE may name (read with `readFile`).
+ */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = Deno.readTextFileSync,
+): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([key, value]) =>
       value !== undefined && (key in envSchema.shape) && value !== ""
@@ -222,7 +264,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const synchronous = e.PENSIEVE_SQLITE_SYNCHRONOUS.toUpperCase() as "FULL" | "NORMAL";
-  const db = databaseConfig(e.PENSIEVE_DB, synchronous);
+  const url = databaseUrl(present as Record<string, string>, readFile) ?? e.PENSIEVE_DB;
+  const db = databaseConfig(url, synchronous, e.PENSIEVE_MONGODB_SEARCH);
   const dataDir = e.PENSIEVE_DATA_DIR ??
     (db.kind === "sqlite" && db.path !== ":memory:" ? dirname(db.path) : "./data");
   const corsOrigins = e.PENSIEVE_CORS_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean)

@@ -94,6 +94,11 @@ export interface RateCount {
 export interface Store {
   /** Which adapter this is, for logs and /readyz. */
   readonly kind: "sqlite" | "mongodb";
+  /**
+   * How search finds its candidates, where an adapter has more than one way (MongoDB: `text`,
+   * `atlas` or `scan`), for /readyz.
+   */
+  readonly searchMode?: string;
 
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;

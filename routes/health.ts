@@ -18,6 +18,10 @@ export function healthRoutes(store: Store, isDraining: () => boolean): Hono<AppE
         c.var.log.warn("readyz: store ping failed", errorFields(error));
         return c.json(errorBody("unavailable", "The database cannot be reached."), 503);
       }
-      return c.json({ status: "ready", store: store.kind });
+      return c.json({
+        status: "ready",
+        store: store.kind,
+        ...(store.searchMode ? { search: store.searchMode } : {}),
+      });
     });
 }

@@ -29,6 +29,7 @@ Deno.test("bad values fail with one line naming the variable", () => {
     PENSIEVE_MAX_BODY_BYTES: "-1",
     PENSIEVE_TRUST_PROXY: "maybe",
     PENSIEVE_SQLITE_SYNCHRONOUS: "OFF",
+    PENSIEVE_MONGODB_SEARCH: "fast",
   };
   for (const [key, value] of Object.entries(cases)) {
     assert.throws(() => parseConfig({ [key]: value }), (error: unknown) => {
@@ -51,6 +52,49 @@ Deno.test("public URL and CORS origins are reduced to origins", () => {
 
 Deno.test("MongoDB URLs are recognised", () => {
   assert.equal(parseConfig({ PENSIEVE_DB: "mongodb+srv://u:p@h/db" }).db.kind, "mongodb");
+  assert.deepEqual(parseConfig({ PENSIEVE_DB: "mongodb://h/db" }).db, {
+    kind: "mongodb",
+    url: "mongodb://h/db",
+    search: "text",
+  });
+});
+
+Deno.test("PENSIEVE_DB_FILE: the database URL from a secret file, never beside PENSIEVE_DB", async () => {
+  const dir = await Deno.makeTempDir();
+  const secret = "mongodb+srv://app:s3cret@c1.mongocluster.cosmos.azure.com/?tls=true";
+  try {
+    const file = `${dir}/pensieve-db`;
+    await Deno.writeTextFile(file, `${secret}\n`);
+    const config = parseConfig({ PENSIEVE_DB_FILE: file, PENSIEVE_MONGODB_SEARCH: "scan" });
+    assert.deepEqual(config.db, { kind: "mongodb", url: secret, search: "scan" });
+
+    await Deno.writeTextFile(`${dir}/sqlite`, "sqlite:/var/lib/pensieve/p.db");
+    assert.equal(
+      parseConfig({ PENSIEVE_DB_FILE: `${dir}/sqlite` }).db.kind,
+      "sqlite",
+      "any database URL can come from the file",
+    );
+
+    await Deno.writeTextFile(`${dir}/empty`, " \n");
+    await Deno.writeTextFile(`${dir}/bad`, "postgres://app:s3cret@db/x");
+    const failures: [Record<string, string>, RegExp][] = [
+      [{ PENSIEVE_DB_FILE: file, PENSIEVE_DB: "sqlite:x.db" }, /both set/],
+      [{ PENSIEVE_DB_FILE: `${dir}/missing` }, /PENSIEVE_DB_FILE: cannot read .*missing/],
+      [{ PENSIEVE_DB_FILE: `${dir}/empty` }, /PENSIEVE_DB_FILE: .*empty/],
+      [{ PENSIEVE_DB_FILE: `${dir}/bad` }, /must be sqlite:PATH/],
+    ];
+    for (const [env, expected] of failures) {
+      assert.throws(() => parseConfig(env), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, expected);
+        assert.ok(!error.message.includes("s3cret"), "a secret never reaches the message");
+        assert.ok(!error.message.includes("\n"));
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("without PENSIEVE_JWT_SECRET a random secret is made once and kept", async () => {
