@@ -158,7 +158,8 @@ async function storedCount(
   const last = await context.run(() =>
     context.messages.find({ user_id: userId, conversation_id: conversationId }, {
       projection: { seq: 1 },
-      sort: { seq: -1 },
+      // The unique index's key, reversed: Cosmos DB sorts only on an index that matches.
+      sort: { conversation_id: -1, seq: -1 },
       limit: 1,
     }).toArray()
   );
@@ -185,13 +186,14 @@ async function settle(
     );
     return true;
   }
-  const lease = head.append_lease_until ?? 0;
-  if (lease > context.wallClock()) return false;
+  const lease = head.append_lease_until;
+  if ((lease ?? 0) > context.wallClock()) return false;
   // The allocation's writer is gone: the seqs it did not write are handed out again.
   await context.run(() =>
-    context.conversations.updateOne({ ...where, append_lease_until: lease }, {
-      $set: { message_count: stored },
-    })
+    context.conversations.updateOne({
+      ...where,
+      append_lease_until: lease === undefined ? { $exists: false } : lease,
+    }, { $set: { message_count: stored } })
   );
   return true;
 }

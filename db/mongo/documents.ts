@@ -98,6 +98,8 @@ export interface OAuthCodeDoc extends ExpiryFields {
 
 export interface OAuthGrantDoc extends ExpiryFields {
   _id: string;
+  /** Stored, but its code not yet claimed (see redeemOAuthCode): not a grant yet. */
+  pending?: true;
   user_id: string;
   client_id: string;
   scopes: string[];

@@ -80,7 +80,7 @@ import { atlasIndexSpecs, createIndexes, EXPIRING, indexSpecs, textIndexSpecs } 
 import { withRetry } from "./retry.ts";
 import { type Run, searchConversations, SearchIndexMissing, type SearchMode } from "./search.ts";
 import { indexedText } from "./search_tokens.ts";
-import { isDuplicateKey } from "./server_errors.ts";
+import { isDuplicateKey, isTransient } from "./server_errors.ts";
 
 /** How the store should find search candidates; see search.ts. */
 export type MongoSearchSetting = SearchMode;
@@ -215,6 +215,7 @@ export class MongoStore implements Store {
         }
         return "atlas";
       } catch (error) {
+        if (isTransient(error)) throw error;
         this.#warn(`Atlas Search is not available (${message(error)}); trying a text index`);
       }
     }
@@ -227,6 +228,8 @@ export class MongoStore implements Store {
         await createIndexes(this.#db, textIndexSpecs(withUserPrefix), this.#warn);
         return "text";
       } catch (error) {
+        // A server that could not be reached says nothing about text indexes: try again later.
+        if (isTransient(error)) throw error;
         if (!withUserPrefix) {
           this.#warn(`no text index (${message(error)}); search scans each user's messages`);
         }
@@ -342,7 +345,9 @@ export class MongoStore implements Store {
   async listPersonalTokens(userId: string): Promise<PersonalToken[]> {
     await this.#setUp();
     const docs = await this.#run(() =>
-      this.#c.personalTokens.find({ user_id: userId }, { sort: { created_at: -1, _id: 1 } })
+      this.#c.personalTokens.find({ user_id: userId }, {
+        sort: { user_id: 1, created_at: -1, _id: 1 },
+      })
         .toArray()
     );
     return docs.map(toPersonalToken);
@@ -554,6 +559,7 @@ export class MongoStore implements Store {
   async #storeGrant(grant: OAuthGrant, refresh: OAuthRefreshToken): Promise<void> {
     await this.#insertOnce(this.#c.oauthGrants, {
       _id: grant.id,
+      pending: true,
       user_id: grant.userId,
       client_id: grant.clientId,
       scopes: grant.scopes,
@@ -582,28 +588,43 @@ export class MongoStore implements Store {
     refresh: OAuthRefreshToken,
   ): Promise<string | null> {
     await this.#setUp();
-    // Claim the code first: of two racing redemptions exactly one sets grant_id. If this process
-    // dies before the grant is stored, the code names a grant that does not exist and the client
-    // must authorize again; it never leaves a grant nobody redeemed.
+    const code = await this.#run(() => this.#c.oauthCodes.findOne({ _id: codeHash }));
+    if (!code) throw new Error("redeemOAuthCode: unknown code");
+    if (code.grant_id !== null && code.grant_id !== grant.id) return code.grant_id;
+    // The grant is stored before the code names it, so a second redemption that finds the code
+    // taken always finds the grant to revoke. Until the code is claimed the grant is pending:
+    // invisible to reads, so one left by a redemption that lost or died never shows.
+    await this.#storeGrant(grant, refresh);
     const claimed = await this.#run(() =>
       this.#c.oauthCodes.updateOne(
-        { _id: codeHash, grant_id: null },
+        { _id: codeHash, grant_id: { $in: [null, grant.id] } },
         { $set: { grant_id: grant.id } },
       )
     );
     if (claimed.matchedCount === 0) {
-      const code = await this.#run(() => this.#c.oauthCodes.findOne({ _id: codeHash }));
-      if (!code) throw new Error("redeemOAuthCode: unknown code");
-      // This very redemption, repeated after its answer was lost: finish it.
-      if (code.grant_id !== grant.id) return code.grant_id;
+      // Another redemption claimed the code first: withdraw this one's grant.
+      await this.#run(() =>
+        this.#c.refreshTokens.deleteOne({ _id: refresh.tokenHash, grant_id: grant.id })
+      );
+      await this.#run(() =>
+        this.#c.oauthGrants.deleteOne({ _id: grant.id, user_id: grant.userId, pending: true })
+      );
+      const winner = await this.#run(() => this.#c.oauthCodes.findOne({ _id: codeHash }));
+      return winner?.grant_id ?? null;
     }
-    await this.#storeGrant(grant, refresh);
+    await this.#run(() =>
+      this.#c.oauthGrants.updateOne({ _id: grant.id, user_id: grant.userId }, {
+        $unset: { pending: "" },
+      })
+    );
     return null;
   }
 
   async getOAuthGrant(grantId: string): Promise<OAuthGrant | null> {
     await this.#setUp();
-    const doc = await this.#run(() => this.#c.oauthGrants.findOne({ _id: grantId }));
+    const doc = await this.#run(() =>
+      this.#c.oauthGrants.findOne({ _id: grantId, pending: { $ne: true } })
+    );
     return doc ? toOAuthGrant(doc) : null;
   }
 
@@ -631,8 +652,8 @@ export class MongoStore implements Store {
     await this.#setUp();
     const docs = await this.#run(() =>
       this.#c.oauthGrants.find(
-        { user_id: userId, revoked_at: null, expires_at: { $gt: now } },
-        { sort: { created_at: -1, _id: 1 } },
+        { user_id: userId, revoked_at: null, expires_at: { $gt: now }, pending: { $ne: true } },
+        { sort: { user_id: 1, created_at: -1, _id: 1 } },
       ).toArray()
     );
     return docs.map(toOAuthGrant);
@@ -895,7 +916,7 @@ export class MongoStore implements Store {
       this.#run(() =>
         this.#c.messages.find(query, {
           projection: WITHOUT_SEARCH_FIELDS,
-          sort: { seq: range.last ? -1 : 1 },
+          sort: range.last ? { conversation_id: -1, seq: -1 } : { conversation_id: 1, seq: 1 },
           limit: range.limit,
         }).toArray()
       ),

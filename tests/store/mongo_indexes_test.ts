@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { expiredQuery, expiryFields, expiryStyle, restatedExpiry } from "../../db/mongo/expiry.ts";
+import { NEWEST_FIRST } from "../../db/mongo/filters.ts";
 import {
   atlasIndexSpecs,
   COLLECTIONS,
@@ -40,6 +41,7 @@ Deno.test("mongo indexes: the uniqueness the store relies on, on every kind of s
 Deno.test("mongo indexes: every listing order has an index that starts with the user (Cosmos DB will not sort without one)", () => {
   const specs = indexSpecs("cosmos-ttl", 3600);
   assert.ok(find(specs, "conversations", { user_id: 1, updated_at: -1, _id: -1 }));
+  assert.ok(find(specs, "conversations", NEWEST_FIRST), "the listing sorts by exactly that key");
   assert.ok(find(specs, "personal_tokens", { user_id: 1, created_at: -1, _id: 1 }));
   assert.ok(find(specs, "oauth_grants", { user_id: 1, created_at: -1, _id: 1 }));
   // Everything an account owns is found by its user id when the account is deleted.

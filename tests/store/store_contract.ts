@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Conflict } from "../../core/errors.ts";
-import type { NewMessage, SearchQuery, User } from "../../core/types.ts";
+import type {
+  NewMessage,
+  OAuthClient,
+  OAuthCode,
+  OAuthGrant,
+  SearchQuery,
+  User,
+} from "../../core/types.ts";
 import type { NewConversation, Store } from "../../db/store.ts";
 
 /** Opens a fresh, empty store and says how to dispose of it. */
@@ -221,6 +228,248 @@ export function runStoreContract(adapter: string, open: OpenStore): void {
     await store.createMcpSession({ ...base, idHash: "h3", userId: a.id, boundAt: T0 });
     await store.deleteUser(a.id);
     assert.equal(await store.getMcpSession("h3", T0), null, "gone with the account");
+  });
+
+  test("OAuth clients: saved, replaced by a re-fetch that keeps the first createdAt", async (store) => {
+    const client: OAuthClient = {
+      id: "https://app.example.com/client.json",
+      kind: "metadata_document",
+      name: "App",
+      redirectUris: ["https://app.example.com/cb"],
+      authMethod: "none",
+      secretHash: null,
+      clientUri: "https://app.example.com",
+      createdAt: T0,
+      refreshAt: T0 + 1000,
+    };
+    assert.equal(await store.getOAuthClient(client.id), null);
+    await store.saveOAuthClient(client);
+    assert.deepEqual(await store.getOAuthClient(client.id), client);
+    await store.saveOAuthClient({
+      ...client,
+      name: "App 2",
+      redirectUris: ["https://app.example.com/cb2"],
+      createdAt: T0 + 50,
+      refreshAt: T0 + 2000,
+    });
+    assert.deepEqual(await store.getOAuthClient(client.id), {
+      ...client,
+      name: "App 2",
+      redirectUris: ["https://app.example.com/cb2"],
+      refreshAt: T0 + 2000,
+    });
+  });
+
+  test("OAuth codes and grants: one redemption wins, grants listed, touched, revoked; owner only", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const code: OAuthCode = {
+      codeHash: "code-1",
+      clientId: "client",
+      userId: a.id,
+      redirectUri: "https://app.example.com/cb",
+      codeChallenge: "challenge",
+      resource: "https://pensieve.example.com/mcp",
+      scopes: ["conversations:read"],
+      createdAt: T0,
+      expiresAt: T0 + 60_000,
+      grantId: null,
+    };
+    await store.createOAuthCode(a.id, code);
+    assert.deepEqual(await store.getOAuthCode("code-1"), code);
+    const grant = (id: string, createdAt: number): OAuthGrant => ({
+      id,
+      userId: a.id,
+      clientId: "client",
+      scopes: ["conversations:read"],
+      resource: code.resource,
+      createdAt,
+      lastUsedAt: createdAt,
+      expiresAt: createdAt + 100_000,
+      revokedAt: null,
+    });
+    const first = grant("g1", T0 + 1);
+    const refresh = {
+      tokenHash: "r1",
+      grantId: "g1",
+      createdAt: T0 + 1,
+      usedAt: null,
+      replacedBy: null,
+    };
+    assert.equal(await store.redeemOAuthCode("code-1", first, refresh), null);
+    assert.equal((await store.getOAuthCode("code-1"))!.grantId, "g1");
+    assert.deepEqual(await store.getOAuthGrant("g1"), first);
+    assert.deepEqual(await store.getOAuthRefreshToken("r1"), refresh);
+    const again = await store.redeemOAuthCode("code-1", grant("g2", T0 + 2), {
+      ...refresh,
+      tokenHash: "r2",
+      grantId: "g2",
+    });
+    assert.equal(again, "g1", "a second redemption changes nothing and names the first grant");
+    assert.equal(await store.getOAuthGrant("g2"), null);
+    assert.equal(await store.getOAuthRefreshToken("r2"), null);
+    await assert.rejects(store.redeemOAuthCode("no-such-code", grant("g3", T0), refresh));
+
+    await store.createOAuthCode(a.id, { ...code, codeHash: "code-2" });
+    await store.redeemOAuthCode("code-2", grant("g4", T0 + 4), {
+      ...refresh,
+      tokenHash: "r4",
+      grantId: "g4",
+    });
+    assert.deepEqual((await store.listOAuthGrants(a.id, T0 + 10)).map((g) => g.id), ["g4", "g1"]);
+    assert.deepEqual(await store.listOAuthGrants(b.id, T0 + 10), []);
+    assert.deepEqual(
+      await store.listOAuthGrants(a.id, T0 + 100_002),
+      ["g4"].map((id) => grant(id, T0 + 4)),
+    );
+
+    await store.touchOAuthGrant(b.id, "g1", T0 + 500);
+    assert.equal((await store.getOAuthGrant("g1"))!.lastUsedAt, T0 + 1, "not the owner");
+    await store.touchOAuthGrant(a.id, "g1", T0 + 500);
+    assert.equal((await store.getOAuthGrant("g1"))!.lastUsedAt, T0 + 500);
+
+    assert.equal(await store.revokeOAuthGrant(b.id, "g1", T0 + 600), false);
+    assert.equal((await store.getOAuthGrant("g1"))!.revokedAt, null, "not the owner");
+    assert.equal(await store.revokeOAuthGrant(a.id, "g1", T0 + 600), true);
+    assert.equal(
+      await store.revokeOAuthGrant(a.id, "g1", T0 + 700),
+      true,
+      "revoking again is fine",
+    );
+    assert.equal((await store.getOAuthGrant("g1"))!.revokedAt, T0 + 600, "the first time stays");
+    assert.equal(await store.getOAuthRefreshToken("r1"), null, "its refresh tokens are gone");
+    assert.deepEqual((await store.listOAuthGrants(a.id, T0 + 10)).map((g) => g.id), ["g4"]);
+    assert.equal(await store.revokeOAuthGrant(a.id, "nope", T0), false);
+
+    await store.purgeExpired(T0 + 100_004);
+    assert.equal(await store.getOAuthGrant("g4"), null, "expired grants are purged");
+    assert.equal(await store.getOAuthRefreshToken("r4"), null, "with their refresh tokens");
+    assert.equal(await store.getOAuthCode("code-1"), null, "and expired codes");
+  });
+
+  test("OAuth refresh tokens: rotated once; a lost answer is retried within the grace; reuse is reported", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    await store.createOAuthCode(a.id, {
+      codeHash: "code",
+      clientId: "client",
+      userId: a.id,
+      redirectUri: "https://app.example.com/cb",
+      codeChallenge: "challenge",
+      resource: "https://pensieve.example.com/mcp",
+      scopes: [],
+      createdAt: T0,
+      expiresAt: T0 + 60_000,
+      grantId: null,
+    });
+    await store.redeemOAuthCode("code", {
+      id: "g",
+      userId: a.id,
+      clientId: "client",
+      scopes: [],
+      resource: "https://pensieve.example.com/mcp",
+      createdAt: T0,
+      lastUsedAt: T0,
+      expiresAt: T0 + 1_000_000,
+      revokedAt: null,
+    }, { tokenHash: "r0", grantId: "g", createdAt: T0, usedAt: null, replacedBy: null });
+    const token = (hash: string, createdAt: number) => ({
+      tokenHash: hash,
+      grantId: "g",
+      createdAt,
+      usedAt: null,
+      replacedBy: null,
+    });
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r0", token("r1", T0 + 10), T0 + 10, 5000),
+      "rotated",
+    );
+    assert.deepEqual(await store.getOAuthRefreshToken("r0"), {
+      tokenHash: "r0",
+      grantId: "g",
+      createdAt: T0,
+      usedAt: T0 + 10,
+      replacedBy: "r1",
+    });
+    assert.deepEqual(await store.getOAuthRefreshToken("r1"), token("r1", T0 + 10));
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r0", token("r1", T0 + 20), T0 + 20, 5000),
+      "retried",
+      "the same successor, still unused, within the grace",
+    );
+    assert.equal((await store.getOAuthRefreshToken("r1"))!.createdAt, T0 + 10, "nothing changed");
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r0", token("rX", T0 + 20), T0 + 20, 5000),
+      "reused",
+      "another successor",
+    );
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r0", token("r1", T0 + 9000), T0 + 9000, 5000),
+      "reused",
+      "after the grace",
+    );
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r1", token("r2", T0 + 30), T0 + 30, 5000),
+      "rotated",
+    );
+    assert.equal(
+      await store.rotateOAuthRefreshToken("r0", token("r1", T0 + 40), T0 + 40, 5000),
+      "reused",
+      "its successor was used already",
+    );
+    assert.equal(await store.rotateOAuthRefreshToken("nope", token("r9", T0), T0, 5000), "reused");
+    assert.equal(await store.getOAuthRefreshToken("rX"), null);
+    assert.equal(await store.getOAuthRefreshToken("r9"), null);
+
+    const racing = await Promise.all(
+      Array.from(
+        { length: 5 },
+        (_, i) => store.rotateOAuthRefreshToken("r2", token(`race${i}`, T0 + 50), T0 + 50, 5000),
+      ),
+    );
+    assert.equal(racing.filter((outcome) => outcome === "rotated").length, 1, racing.join());
+
+    await store.deleteUser(a.id);
+    assert.equal(await store.getOAuthGrant("g"), null);
+    assert.equal(await store.getOAuthRefreshToken("r2"), null, "gone with the account");
+  });
+
+  test("import jobs: created, updated and read by their owner only", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    const job = {
+      id: crypto.randomUUID(),
+      status: "waiting" as const,
+      summary: {},
+      error: null,
+      createdAt: T0,
+      updatedAt: T0,
+    };
+    await store.createImportJob(a.id, job);
+    assert.deepEqual(await store.getImportJob(a.id, job.id), job);
+    assert.equal(await store.getImportJob(b.id, job.id), null);
+    const done = {
+      ...job,
+      status: "failed" as const,
+      summary: {
+        conversations: 3,
+        skipped: [{ conversation: "x", reason: "bad" }],
+        "a.b": { $k: 1 },
+      },
+      error: "broken file",
+      updatedAt: T0 + 5,
+    };
+    assert.equal(await store.updateImportJob(b.id, done), false);
+    assert.deepEqual(await store.getImportJob(a.id, job.id), job);
+    assert.equal(await store.updateImportJob(a.id, done), true);
+    assert.deepEqual(await store.getImportJob(a.id, job.id), done);
+    assert.equal(await store.updateImportJob(a.id, { ...done, id: crypto.randomUUID() }), false);
+    await store.deleteUser(a.id);
+    assert.equal(await store.getImportJob(a.id, job.id), null);
   });
 
   test("rate limits: count in a window, reset after it, peek, clear, purge", async (store) => {
