@@ -190,9 +190,14 @@ export class MongoStore implements Store {
     return this.#searchMode;
   }
 
-  /** Creates what is missing (indexes, search indexes) once; a failure is tried again later. */
+  /**
+   * Connects and creates what is missing (indexes, search indexes) once; after a failure the next
+   * call tries again. The connection is made here, not by the driver on first use: a client
+   * whose automatic first connection failed stays closed ("Topology is closed") for good.
+   */
   #setUp(): Promise<void> {
     this.#ready ??= (async () => {
+      await this.#client.connect();
       await createIndexes(this.#db, indexSpecs(this.#style, this.#grace), this.#warn);
       this.#searchMode = await this.#prepareSearch();
     })().catch((error) => {
