@@ -8,8 +8,24 @@ import { LIMITS } from "./limits.ts";
 
 const textEncoder = new TextEncoder();
 
+/**
+ * A JSON object of at most `max` bytes. A `__proto__` key at its top is refused: zod leaves that
+ * key out of a parsed record (so it cannot become the prototype), which would drop it silently.
+ */
 export function boundedJson(max: number) {
-  return z.record(z.string(), z.unknown()).refine(
+  return z.preprocess(
+    (value, ctx) => {
+      if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+        ctx.issues.push({
+          code: "custom",
+          message: 'must not have a "__proto__" key',
+          input: value,
+        });
+      }
+      return value;
+    },
+    z.record(z.string(), z.unknown()),
+  ).refine(
     (value) => textEncoder.encode(JSON.stringify(value)).length <= max,
     { message: `metadata must be at most ${max} bytes of JSON` },
   );

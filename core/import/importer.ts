@@ -36,6 +36,16 @@ function storable(text: string, max: number): string {
   return clean.length <= max ? clean : clean.slice(0, max - 20) + "\n[…truncated]";
 }
 
+/**
+ * A time as the store keeps it: whole milliseconds within Date's range. Exports may hold a
+ * fraction of a millisecond, or a number no date has; such a time is not kept (undefined).
+ */
+function storableTime(ms: number | undefined): number | undefined {
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  const whole = Math.round(ms);
+  return Math.abs(whole) <= 8.64e15 ? whole : undefined;
+}
+
 function interpret(value: unknown, position: number): ImportedConversation {
   const record = typeof value === "object" && value !== null
     ? value as Record<string, unknown>
@@ -102,7 +112,7 @@ export class Importer {
     const messages: NewMessage[] = c.messages.map((m) => ({
       role: m.role,
       content: storable(m.content, LIMITS.messageContentMax),
-      createdAt: m.createdAt,
+      createdAt: storableTime(m.createdAt),
       clientMessageId: restoring
         ? (m.clientMessageId ?? undefined)
         : m.sourceId.slice(0, LIMITS.clientMessageIdMax),
@@ -110,7 +120,8 @@ export class Importer {
     }));
     const id = await idempotentId(userId, `${restoring ? "pensieve" : c.source}:${c.sourceId}`);
     const existing = await this.store.getConversation(userId, id);
-    const now = c.updatedAt ?? c.createdAt ?? this.clock.now();
+    const createdAt = storableTime(c.createdAt);
+    const now = storableTime(c.updatedAt) ?? createdAt ?? this.clock.now();
     if (!existing) {
       await this.store.createConversation(userId, {
         id,
@@ -120,7 +131,7 @@ export class Importer {
         metadata: c.metadata,
         messages,
         now,
-        createdAt: c.createdAt ?? now,
+        createdAt: createdAt ?? now,
       });
       summary.conversations_created++;
       summary.messages_added += messages.length;

@@ -3,6 +3,7 @@ import { Invalid } from "../../core/errors.ts";
 import type { Services } from "../../core/services.ts";
 import type { ImportJob } from "../../core/types.ts";
 import type { AppEnv } from "../env.ts";
+import { errorBody } from "../errors.ts";
 import { isMultipart, multipartFile } from "../multipart_file.ts";
 
 function jobView(job: ImportJob) {
@@ -61,7 +62,12 @@ export function importRoutes(services: Services): Hono<AppEnv> {
         file.stream,
         file.name,
       );
-      return c.json({ job: jobView(job) }, job.status === "done" ? 200 : 400);
+      if (job.status === "done") return c.json({ job: jobView(job) });
+      // A failed job is a refused upload: the job, and the one error shape every 4xx has.
+      return c.json(
+        { job: jobView(job), ...errorBody("invalid_request", job.error ?? "The import failed.") },
+        400,
+      );
     })
     .get("/jobs/:id", async (c) => {
       return c.json({
