@@ -329,12 +329,20 @@ export async function resolveJwtSecret(config: Config): Promise<Uint8Array> {
   }
   await Deno.mkdir(config.dataDir, { recursive: true });
   const text = randomSecret();
+  // Written whole under another name, then linked into place (which fails if the file exists):
+  // another process never reads it half-written, and a kill meanwhile leaves no empty secret.
+  const temp = `${file}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temp, text + "\n", { createNew: true, mode: 0o600 });
+  let theirs = false;
   try {
-    await Deno.writeTextFile(file, text + "\n", { createNew: true, mode: 0o600 });
+    await Deno.link(temp, file);
   } catch (error) {
-    // Another process created it first: use theirs, so both sign with one key.
-    if (error instanceof Deno.errors.AlreadyExists) return resolveJwtSecret(config);
-    throw error;
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    theirs = true;
+  } finally {
+    await Deno.remove(temp);
   }
+  // Another process created it first: use theirs, so both sign with one key.
+  if (theirs) return resolveJwtSecret(config);
   return new TextEncoder().encode(text);
 }
