@@ -1,5 +1,5 @@
-import type { Collection } from "mongodb";
-import { Conflict, Unavailable } from "../../core/errors.ts";
+import { BSON, type Collection } from "mongodb";
+import { Conflict, TooLarge, Unavailable } from "../../core/errors.ts";
 import type { AppendedMessage, Conversation, Message, NewMessage } from "../../core/types.ts";
 import {
   clientKey,
@@ -7,42 +7,53 @@ import {
   type MessageDoc,
   toConversation,
   toMessage,
+  VISIBLE,
   WITHOUT_SEARCH_FIELDS,
 } from "./documents.ts";
 import { backoffDelayMs, throttling } from "./retry.ts";
+import type { NewConversation } from "../store.ts";
 import type { Run } from "./search.ts";
 import { indexedText } from "./search_tokens.ts";
-import { isDuplicateKey, isTransient } from "./server_errors.ts";
+import { driverError, isDuplicateKey, isTransient } from "./server_errors.ts";
 
 /**
  * Appending messages without multi-document transactions.
  *
  * Cosmos DB's RU API has no transaction across two collections and a standalone MongoDB has
- * none at all, so an append is built from single-document atomic steps, every one safe to repeat:
+ * none at all, so an append is built from single-document atomic steps on the conversation head:
  *
- * 1. Read the head. Its `message_count` is the next seq to hand out. If the stored messages do
- *    not reach it, an earlier append is still writing (wait for it), or died before it finished
- *    (its lease, `append_lease_until`, has run out: take its unwritten seqs back). If messages go
- *    past it (a late writer whose seqs were taken back), count them in.
- * 2. Look up the batch's client message ids: a repeat is answered with the stored message, a
- *    different message under a used id is a Conflict, before anything is written.
- * 3. Allocate: one `findOneAndUpdate` on the head, conditional on the count read in step 1, that
- *    `$inc`s the count by the number of new messages, bumps the version and takes the lease.
- *    If another append allocated first, the condition fails: go back to step 1.
- * 4. Insert the messages at their seqs, each tagged with this allocation's id. After a failure
- *    whose outcome is unknown, read which of them landed and insert only the rest.
+ * - `message_count` is what is committed: messages 0 … message_count - 1, the only ones any read
+ *   returns (listMessages and search bound their queries by it). Messages past it are either being
+ *   written by the one outstanding allocation or leftovers of one that was given up.
+ * - An allocation is one conditional `findOneAndUpdate` on the head: from `next_seq ==
+ *   message_count` (nothing outstanding) to `next_seq = message_count + n`, owned by a fresh
+ *   `append_id` under a lease (`append_lease_until`, wall-clock ms shared by every instance).
+ * - The owner inserts its messages (tagged with its `append_id`) in chunks, renewing the lease
+ *   between them; after a failure whose outcome is unknown it reads which seqs hold its own
+ *   messages and writes only the rest. Anything else at or past its first seq is a leftover: it
+ *   deletes those (after a renewal proves it still owns the allocation) and carries on.
+ * - It commits with one conditional update: `message_count = next_seq`, version and updated time
+ *   bumped. Until then no reader sees any of the batch; from then every reader sees all of it.
+ * - Another append finding an allocation whose lease ran out completes it if every message was
+ *   written (the writer died between its last insert and its commit), or gives it back and deletes
+ *   what it wrote. Either way the dead writer's own later commit fails its condition, and it reads
+ *   back whether its messages were committed before answering.
  *
- * Unique indexes on (conversation, seq) and (conversation, client key) make a lost race fail
- * loudly rather than store twice. Seqs stay contiguous: an allocation is only made once every
- * earlier one is written or taken back.
+ * Creating a conversation is the same with the head inserted first, marked `creating` (invisible
+ * to every read) until its messages are written. Unique indexes on (conversation, seq) and
+ * (conversation, client key) make every race fail loudly rather than store twice.
  */
 
-/** How long an allocation may take to write its messages before others may take it back. */
+/** How long an allocation may go without renewing its lease before others may take it back. */
 export const LEASE_MS = 15_000;
-/** How long an append waits for another one on the same conversation. */
+/** How long an append or a create waits for another one on the same conversation. */
 export const WAIT_MS = 20_000;
-/** How long the inserts of one allocation keep trying: well inside the lease. */
-const INSERT_BUDGET_MS = 10_000;
+/** How long the inserts of one allocation keep trying without making progress. */
+export const STALL_MS = 10_000;
+/** Messages per insert: small enough for Cosmos DB's request units, renewed in between. */
+export const CHUNK = 100;
+/** A lease is renewed once this much of it has passed. */
+const RENEW_AFTER_MS = LEASE_MS / 3;
 
 /** What an append needs from the store. */
 export interface AppendContext {
@@ -52,6 +63,8 @@ export interface AppendContext {
   /** Wall-clock ms, for leases shared by every instance. */
   wallClock: () => number;
   sleep: (ms: number) => Promise<void>;
+  /** The largest message document the server takes (Cosmos DB RU: 2 MB). */
+  maxDocumentBytes: number;
 }
 
 /** An append worked out before anything is written. */
@@ -119,6 +132,7 @@ export function messageDocs(
   userId: string,
   messages: readonly Message[],
   appendId: string,
+  incarnation: string,
 ): MessageDoc[] {
   return messages.map((message) => {
     const tokens = indexedText(message.content);
@@ -135,67 +149,178 @@ export function messageDocs(
       search_text: tokens.stream,
       search_chars: tokens.chars,
       append_id: appendId,
+      incarnation,
     };
   });
 }
 
-/** One allocation of seqs `start … start + docs.length - 1`, being written. */
+/**
+ * Refuses, before anything is written, a message the server would refuse for its size.
+ *
+ * @example
+ * ```ts
+ * checkDocumentSizes([doc], 2 * 1024 * 1024); // throws TooLarge for a 3 MB message
+ * ```
+ */
+export function checkDocumentSizes(docs: readonly MessageDoc[], maxBytes: number): void {
+  for (const doc of docs) {
+    // An ObjectId is added on insert: 17 bytes with its name.
+    if (BSON.calculateObjectSize(doc) + 17 > maxBytes) {
+      const mb = Math.floor(maxBytes / (1024 * 1024));
+      throw new TooLarge(
+        `Message ${doc.seq} is too large for this database (at most about ${mb} MB per message).`,
+      );
+    }
+  }
+}
+
+/** One allocation of seqs `start … end - 1`, being written by its owner. */
 export interface Allocation {
   userId: string;
   conversationId: string;
   start: number;
-  leaseUntil: number;
+  end: number;
   appendId: string;
   docs: MessageDoc[];
 }
 
-/** How many messages are stored: one past the highest seq (they are contiguous). */
-async function storedCount(
-  context: AppendContext,
-  userId: string,
-  conversationId: string,
-): Promise<number> {
-  const last = await context.run(() =>
-    context.messages.find({ user_id: userId, conversation_id: conversationId }, {
-      projection: { seq: 1 },
-      // The unique index's key, reversed: Cosmos DB sorts only on an index that matches.
-      sort: { conversation_id: -1, seq: -1 },
-      limit: 1,
-    }).toArray()
+/** The allocation was taken back by another instance while this one wrote it. */
+export class AllocationLost extends Unavailable {
+  constructor() {
+    super("The conversation changed while saving; send the messages again.", 1);
+  }
+}
+
+/** Renews the lease; false when the allocation is no longer this writer's. */
+async function renew(context: AppendContext, allocation: Allocation): Promise<boolean> {
+  const renewed = await context.run(() =>
+    context.conversations.updateOne(
+      {
+        _id: allocation.conversationId,
+        user_id: allocation.userId,
+        append_id: allocation.appendId,
+        next_seq: allocation.end,
+      },
+      { $set: { append_lease_until: context.wallClock() + LEASE_MS } },
+    )
   );
-  return last.length ? last[0].seq + 1 : 0;
+  return renewed.matchedCount > 0;
+}
+
+/** Which of the allocation's seqs hold its own messages, and whether any holds someone else's. */
+async function occupancy(
+  context: AppendContext,
+  allocation: Allocation,
+): Promise<{ ours: Set<number>; foreign: boolean }> {
+  const docs = await context.run(() =>
+    context.messages.find({
+      user_id: allocation.userId,
+      conversation_id: allocation.conversationId,
+      seq: { $gte: allocation.start, $lt: allocation.end },
+    }, { projection: { seq: 1, append_id: 1 } }).toArray()
+  );
+  const ours = new Set<number>();
+  let foreign = false;
+  for (const doc of docs) {
+    if (doc.append_id === allocation.appendId) ours.add(doc.seq);
+    else foreign = true;
+  }
+  return { ours, foreign };
 }
 
 /**
- * Brings a head whose count disagrees with its stored messages back in line, when that is safe.
- * Returns false when an allocation is still within its lease: the caller waits.
+ * Deletes the leftovers of given-up allocations at or past this allocation's first seq: nothing
+ * there is committed, and this allocation is the only one outstanding. A renewal first proves
+ * this writer still owns it (for another lease), so a live allocation's messages are never taken.
  */
-async function settle(
-  context: AppendContext,
-  head: ConversationDoc,
-  stored: number,
-): Promise<boolean> {
-  const where = { _id: head._id, user_id: head.user_id, message_count: head.message_count };
-  if (stored > head.message_count) {
-    // A writer whose seqs were taken back still wrote them: they are messages now.
-    await context.run(() =>
-      context.conversations.updateOne(where, {
-        $set: { message_count: stored },
-        $inc: { version: 1 },
-      })
-    );
-    return true;
-  }
-  const lease = head.append_lease_until;
-  if ((lease ?? 0) > context.wallClock()) return false;
-  // The allocation's writer is gone: the seqs it did not write are handed out again.
+async function clearLeftovers(context: AppendContext, allocation: Allocation): Promise<boolean> {
+  if (!(await renew(context, allocation))) return false;
   await context.run(() =>
-    context.conversations.updateOne({
-      ...where,
-      append_lease_until: lease === undefined ? { $exists: false } : lease,
-    }, { $set: { message_count: stored } })
+    context.messages.deleteMany({
+      user_id: allocation.userId,
+      conversation_id: allocation.conversationId,
+      seq: { $gte: allocation.start },
+      append_id: { $ne: allocation.appendId },
+    })
   );
   return true;
+}
+
+/**
+ * Writes an allocation's messages, in chunks, renewing the lease as it goes. After a failure that
+ * may pass (a lost connection, throttling) or a duplicate key, it reads which seqs hold its own
+ * messages, clears leftovers of others, and writes the rest, while it keeps making progress.
+ * Throws when it gives up; the caller then gives the allocation back.
+ */
+export async function writeAllocation(
+  context: AppendContext,
+  allocation: Allocation,
+): Promise<void> {
+  let pending = allocation.docs;
+  let lastProgress = context.wallClock();
+  let renewedAt = context.wallClock();
+  for (let attempt = 0; pending.length;) {
+    if (context.wallClock() - renewedAt >= RENEW_AFTER_MS) {
+      if (!(await renew(context, allocation))) throw new AllocationLost();
+      renewedAt = context.wallClock();
+    }
+    const chunk = pending.slice(0, CHUNK);
+    let failure: unknown;
+    try {
+      await context.messages.insertMany(chunk, { ordered: true });
+      pending = pending.slice(chunk.length);
+      lastProgress = context.wallClock();
+      attempt = 0;
+      continue;
+    } catch (error) {
+      failure = error;
+    }
+    const duplicate = isDuplicateKey(failure);
+    if (!duplicate && !isTransient(failure)) throw driverError(failure);
+    // An ordered insert stops at its first error, and a lost answer may hide a success.
+    const held = await occupancy(context, allocation);
+    const before = pending.length;
+    pending = pending.filter((doc) => !held.ours.has(doc.seq));
+    if (pending.length < before) lastProgress = context.wallClock();
+    if (!pending.length) return;
+    if (held.foreign || duplicate) {
+      if (!(await clearLeftovers(context, allocation))) throw new AllocationLost();
+      renewedAt = context.wallClock();
+    }
+    const delay = backoffDelayMs(attempt++, throttling(failure)?.retryAfterMs ?? null);
+    if (context.wallClock() - lastProgress + delay > STALL_MS) {
+      throw duplicate ? new AllocationLost() : driverError(failure);
+    }
+    await context.sleep(delay);
+  }
+}
+
+/** Gives an allocation back (best effort) and deletes what it wrote. */
+async function giveBack(context: AppendContext, allocation: Allocation): Promise<void> {
+  try {
+    await context.run(() =>
+      context.conversations.updateOne({
+        _id: allocation.conversationId,
+        user_id: allocation.userId,
+        append_id: allocation.appendId,
+        next_seq: allocation.end,
+      }, { $set: { next_seq: allocation.start, append_id: null } })
+    );
+    await deleteWritten(context, allocation);
+  } catch {
+    // The lease runs out and the next append gives it back instead.
+  }
+}
+
+/** Deletes an allocation's messages: only ever uncommitted ones, which nobody else can own. */
+function deleteWritten(context: AppendContext, allocation: Allocation) {
+  return context.run(() =>
+    context.messages.deleteMany({
+      user_id: allocation.userId,
+      conversation_id: allocation.conversationId,
+      append_id: allocation.appendId,
+    })
+  );
 }
 
 function pollDelay(attempt: number): number {
@@ -204,66 +329,85 @@ function pollDelay(attempt: number): number {
 }
 
 /**
- * Writes an allocation's messages. After a failure it reads which of them landed (an ordered
- * insert stops at the first error, so they are a prefix) and inserts the rest, while the failure
- * is one that may pass. If it gives up, it hands the unwritten seqs back at once (best effort;
- * otherwise the lease runs out) and throws.
+ * Brings an outstanding allocation whose lease ran out to an end: committed when all of its
+ * messages were written, given back otherwise. Returns false when it is still within its lease.
  */
-export async function writeAllocation(
+async function settle(context: AppendContext, head: ConversationDoc): Promise<boolean> {
+  if (head.append_lease_until > context.wallClock()) return false;
+  const owner = head.append_id;
+  const where = {
+    _id: head._id,
+    user_id: head.user_id,
+    append_id: owner,
+    next_seq: head.next_seq,
+    message_count: head.message_count,
+  };
+  const written = owner === null ? -1 : await context.run(() =>
+    context.messages.countDocuments({
+      user_id: head.user_id,
+      conversation_id: head._id,
+      append_id: owner,
+      seq: { $gte: head.message_count, $lt: head.next_seq },
+    })
+  );
+  if (written === head.next_seq - head.message_count) {
+    // Its writer died between its last insert and its commit: commit for it.
+    await context.run(() =>
+      context.conversations.updateOne(where, {
+        $set: { message_count: head.next_seq, append_id: null },
+        $inc: { version: 1 },
+        $max: { updated_at: head.append_updated_at ?? head.updated_at },
+      })
+    );
+    return true;
+  }
+  const given = await context.run(() =>
+    context.conversations.updateOne(where, {
+      $set: { next_seq: head.message_count, append_id: null },
+    })
+  );
+  if (given.matchedCount > 0 && owner !== null) {
+    await context.run(() =>
+      context.messages.deleteMany({
+        user_id: head.user_id,
+        conversation_id: head._id,
+        append_id: owner,
+      })
+    );
+  }
+  return true;
+}
+
+/**
+ * Whether an allocation whose own commit failed was committed anyway (by another append that
+ * found every message written), with the head as it is now. With `cleanUp`, for a commit whose
+ * condition certainly failed, what it wrote is deleted when it was not.
+ */
+async function committedAnyway(
   context: AppendContext,
   allocation: Allocation,
-): Promise<void> {
-  let pending = allocation.docs;
-  const started = context.wallClock();
-  for (let attempt = 0;; attempt++) {
-    let failure: unknown;
-    try {
-      await context.messages.insertMany(pending, { ordered: true });
-      return;
-    } catch (error) {
-      failure = error;
-    }
-    const landed = await context.run(() =>
-      context.messages.find({
+  incarnation: string,
+  cleanUp: boolean,
+): Promise<ConversationDoc | null> {
+  const head = await context.run(() =>
+    context.conversations.findOne(
+      { _id: allocation.conversationId, user_id: allocation.userId, incarnation, ...VISIBLE },
+      { projection: WITHOUT_SEARCH_FIELDS },
+    )
+  );
+  if (head && head.message_count >= allocation.end) {
+    const mine = await context.run(() =>
+      context.messages.countDocuments({
         user_id: allocation.userId,
         conversation_id: allocation.conversationId,
         append_id: allocation.appendId,
-      }, { projection: { seq: 1 } }).toArray()
-    ).catch(() => null);
-    if (landed) {
-      const seqs = new Set(landed.map((doc) => doc.seq));
-      pending = pending.filter((doc) => !seqs.has(doc.seq));
-      if (!pending.length) return;
-    }
-    const delay = backoffDelayMs(attempt, throttling(failure)?.retryAfterMs ?? null);
-    const retryable = landed !== null && isTransient(failure) && !isDuplicateKey(failure) &&
-      context.wallClock() - started + delay < INSERT_BUDGET_MS;
-    if (retryable) {
-      await context.sleep(delay);
-      continue;
-    }
-    if (landed) await release(context, allocation, allocation.docs.length - pending.length);
-    if (isDuplicateKey(failure)) {
-      // Only after this writer stalled past its lease can another hold these seqs.
-      throw new Unavailable("The conversation changed while saving; send the messages again.", 1);
-    }
-    if (throttling(failure)) throw new Unavailable("The database is busy; try again shortly.", 1);
-    throw failure;
+        seq: { $gte: allocation.start, $lt: allocation.end },
+      })
+    );
+    if (mine === allocation.docs.length) return head;
   }
-}
-
-/** Gives back the seqs an allocation did not write, if nobody has moved the head since. */
-async function release(
-  context: AppendContext,
-  allocation: Allocation,
-  written: number,
-): Promise<void> {
-  await context.conversations.updateOne({
-    _id: allocation.conversationId,
-    user_id: allocation.userId,
-    message_count: allocation.start + allocation.docs.length,
-    append_lease_until: allocation.leaseUntil,
-  }, { $set: { message_count: allocation.start + written } }).catch(() => {});
+  if (cleanUp) await deleteWritten(context, allocation).catch(() => {});
+  return null;
 }
 
 /**
@@ -291,9 +435,13 @@ export async function appendMessages(
       })
     );
     if (!head) return null;
-    const stored = await storedCount(context, userId, conversationId);
-    if (stored !== head.message_count) {
-      await settle(context, head, stored);
+    if (head.creating) {
+      // Being created: wait for it, unless its creator is gone (then it never existed).
+      if (head.append_lease_until > context.wallClock()) continue;
+      return null;
+    }
+    if (head.append_id !== null || head.next_seq !== head.message_count) {
+      await settle(context, head);
       continue;
     }
 
@@ -306,6 +454,8 @@ export async function appendMessages(
           user_id: userId,
           conversation_id: conversationId,
           client_message_id: { $in: ids },
+          // Only committed messages: a given-up allocation's leftovers were never stored.
+          seq: { $lt: head.message_count },
         }, { projection: WITHOUT_SEARCH_FIELDS }).toArray()
       )
       : [];
@@ -317,41 +467,228 @@ export async function appendMessages(
       now,
     );
     if (!plan.inserts.length) return { conversation: toConversation(head), messages: plan.results };
+    const appendId = crypto.randomUUID();
+    const docs = messageDocs(userId, plan.inserts, appendId, head.incarnation);
+    checkDocumentSizes(docs, context.maxDocumentBytes);
 
-    const leaseUntil = context.wallClock() + LEASE_MS;
+    const start = head.message_count;
+    const end = start + plan.inserts.length;
     const allocated = await context.run(() =>
-      context.conversations.findOneAndUpdate(
-        { _id: conversationId, user_id: userId, message_count: head.message_count },
+      context.conversations.updateOne(
         {
-          $inc: { message_count: plan.inserts.length, version: 1 },
-          $max: { updated_at: now },
-          $set: { append_lease_until: leaseUntil },
+          _id: conversationId,
+          user_id: userId,
+          incarnation: head.incarnation,
+          append_id: null,
+          next_seq: start,
+          message_count: start,
         },
-        { returnDocument: "after", projection: WITHOUT_SEARCH_FIELDS },
+        {
+          $set: {
+            next_seq: end,
+            append_id: appendId,
+            append_lease_until: context.wallClock() + LEASE_MS,
+            append_updated_at: now,
+          },
+        },
       )
     );
-    if (!allocated) continue;
-    const appendId = crypto.randomUUID();
-    await writeAllocation(context, {
-      userId,
-      conversationId,
-      start: head.message_count,
-      leaseUntil,
-      appendId,
-      docs: messageDocs(userId, plan.inserts, appendId),
-    });
-    // A delete that ran while the messages were being written must not leave them behind: the
-    // append then counts as having happened just before the delete.
-    const remains = await context.run(() =>
-      context.conversations.findOne({ _id: conversationId, user_id: userId }, {
-        projection: { _id: 1 },
+    if (allocated.matchedCount === 0) continue;
+    const allocation: Allocation = { userId, conversationId, start, end, appendId, docs };
+    try {
+      await writeAllocation(context, allocation);
+    } catch (error) {
+      await giveBack(context, allocation);
+      throw error;
+    }
+    let committed: ConversationDoc | null;
+    try {
+      committed = await context.run(() =>
+        context.conversations.findOneAndUpdate(
+          { _id: conversationId, user_id: userId, append_id: appendId, next_seq: end },
+          {
+            $set: { message_count: end, append_id: null },
+            $inc: { version: 1 },
+            $max: { updated_at: now },
+          },
+          { returnDocument: "after", projection: WITHOUT_SEARCH_FIELDS },
+        )
+      );
+    } catch (error) {
+      // Whether the commit happened is unknown, and it may still happen: delete nothing. If it
+      // did not, every message is written, so the next append commits it once the lease is out.
+      const after = await committedAnyway(context, allocation, head.incarnation, false)
+        .catch(() => null);
+      if (!after) throw error;
+      committed = after;
+    }
+    committed ??= await committedAnyway(context, allocation, head.incarnation, true);
+    if (!committed) {
+      // Taken back after a stall, or the conversation was deleted meanwhile.
+      const still = await context.run(() =>
+        context.conversations.findOne(
+          { _id: conversationId, user_id: userId, incarnation: head.incarnation, ...VISIBLE },
+          { projection: { _id: 1 } },
+        )
+      );
+      if (!still) return null;
+      throw new AllocationLost();
+    }
+    return { conversation: toConversation(committed), messages: plan.results };
+  }
+}
+
+/** A new conversation's head and messages, as createConversation writes them. */
+export interface Creation {
+  head: ConversationDoc;
+  allocation: Allocation;
+}
+
+/**
+ * Creates a conversation with its first messages: all of it becomes visible at once, or none of
+ * it (see the top of this file). A Conflict when the id is taken.
+ */
+export async function createConversation(
+  context: AppendContext,
+  userId: string,
+  input: NewConversation,
+): Promise<ConversationDoc> {
+  // Worked out before anything is written: a Conflict inside the batch stores nothing.
+  const plan = planAppend(input.id, input.messages, new Map(), 0, input.now);
+  const appendId = crypto.randomUUID();
+  const docs = messageDocs(userId, plan.inserts, appendId, appendId);
+  checkDocumentSizes(docs, context.maxDocumentBytes);
+  const title = indexedText(input.title);
+  const head: ConversationDoc = {
+    _id: input.id,
+    user_id: userId,
+    title: input.title,
+    tags: input.tags,
+    source: input.source,
+    metadata_json: JSON.stringify(input.metadata),
+    message_count: 0,
+    next_seq: docs.length,
+    append_id: appendId,
+    append_lease_until: context.wallClock() + LEASE_MS,
+    creating: true,
+    incarnation: appendId,
+    version: 1,
+    created_at: input.createdAt ?? input.now,
+    updated_at: input.now,
+    search_text: title.stream,
+    search_chars: title.chars,
+  };
+  await claimHead(context, head);
+  const allocation = {
+    userId,
+    conversationId: input.id,
+    start: 0,
+    end: docs.length,
+    appendId,
+    docs,
+  };
+  return await completeCreation(context, { head, allocation });
+}
+
+/**
+ * Inserts a new head marked `creating`. Another head under the id is a Conflict once created; one
+ * still being created is waited for; one whose creator is gone (its lease ran out) is removed with
+ * its messages and the insert tried again.
+ */
+export async function claimHead(context: AppendContext, head: ConversationDoc): Promise<void> {
+  const started = context.wallClock();
+  let unseen = 0;
+  for (let attempt = 0;; attempt++) {
+    if (attempt > 0) {
+      if (context.wallClock() - started > WAIT_MS) {
+        throw new Unavailable("This conversation is being saved; try again shortly.", 1);
+      }
+      await context.sleep(pollDelay(attempt));
+    }
+    try {
+      await context.run(() => context.conversations.insertOne(head));
+      return;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const existing = await context.run(() =>
+      context.conversations.findOne({ _id: head._id, user_id: head.user_id }, {
+        projection: { creating: 1, append_id: 1, append_lease_until: 1 },
       })
     );
-    if (!remains) {
+    if (!existing) {
+      // Another account's conversation, or one deleted a moment ago: ask again once.
+      if (++unseen >= 2) throw new Conflict("A conversation with this id exists.");
+      continue;
+    }
+    if (!existing.creating) throw new Conflict("A conversation with this id exists.");
+    if (existing.append_lease_until > context.wallClock()) continue;
+    const removed = await context.run(() =>
+      context.conversations.deleteOne({
+        _id: head._id,
+        user_id: head.user_id,
+        creating: true,
+        append_id: existing.append_id,
+      })
+    );
+    if (removed.deletedCount > 0 && existing.append_id) {
       await context.run(() =>
-        context.messages.deleteMany({ user_id: userId, conversation_id: conversationId })
+        context.messages.deleteMany({
+          user_id: head.user_id,
+          conversation_id: head._id,
+          append_id: existing.append_id!,
+        })
       );
     }
-    return { conversation: toConversation(allocated), messages: plan.results };
   }
+}
+
+/**
+ * Writes a claimed head's messages and makes it visible. On failure the head and what was
+ * written are removed (as the SQLite store rolls back) and the error is thrown.
+ */
+export async function completeCreation(
+  context: AppendContext,
+  creation: Creation,
+): Promise<ConversationDoc> {
+  const { head, allocation } = creation;
+  const abandon = async () => {
+    await context.run(() =>
+      context.conversations.deleteOne({
+        _id: head._id,
+        user_id: head.user_id,
+        creating: true,
+        append_id: allocation.appendId,
+      })
+    ).catch(() => {});
+    await deleteWritten(context, allocation).catch(() => {});
+  };
+  try {
+    // Messages left under this id by an earlier conversation (deleted, or never finished) are
+    // not this one's; nobody else can write here while this head is being created.
+    await context.run(() =>
+      context.messages.deleteMany({
+        user_id: head.user_id,
+        conversation_id: head._id,
+        append_id: { $ne: allocation.appendId },
+      })
+    );
+    if (allocation.docs.length) await writeAllocation(context, allocation);
+  } catch (error) {
+    await abandon();
+    throw error;
+  }
+  const done = await context.run(() =>
+    context.conversations.findOneAndUpdate(
+      { _id: head._id, user_id: head.user_id, creating: true, append_id: allocation.appendId },
+      { $set: { message_count: allocation.end, append_id: null }, $unset: { creating: "" } },
+      { returnDocument: "after", projection: WITHOUT_SEARCH_FIELDS },
+    )
+  );
+  if (!done) {
+    // Its lease ran out during a stall and a retry of the same save took the id over.
+    await deleteWritten(context, allocation).catch(() => {});
+    throw new AllocationLost();
+  }
+  return done;
 }

@@ -139,16 +139,26 @@ export interface ConversationDoc {
   tags: string[];
   source: string;
   metadata_json: string;
-  /** The seqs handed out so far: the next message's seq (see append.ts). */
+  /** The messages committed: seqs 0 … message_count - 1, the only ones readers see. */
   message_count: number;
+  /** The seqs handed out: message_count, or past it while an allocation writes (append.ts). */
+  next_seq: number;
+  /** The allocation writing seqs message_count … next_seq - 1, or null when none is. */
+  append_id: string | null;
+  /** Wall-clock ms until which that allocation may still be writing its messages. */
+  append_lease_until: number;
+  /** The updated time the outstanding allocation will set when it commits. */
+  append_updated_at?: number;
+  /** Set while the conversation is being created: invisible to every read until it is done. */
+  creating?: true;
+  /** This head's own id: messages of an earlier conversation under the same id are not its. */
+  incarnation: string;
   version: number;
   created_at: number;
   updated_at: number;
   /** The title's search tokens (search_tokens.ts). */
   search_text: string;
   search_chars: string;
-  /** Wall-clock ms until which the last seq allocation may still be writing its messages. */
-  append_lease_until: number;
 }
 
 export interface MessageDoc {
@@ -172,6 +182,8 @@ export interface MessageDoc {
   search_chars: string;
   /** The allocation that wrote this message, so a repeated insert can tell its own rows. */
   append_id: string;
+  /** The incarnation of the conversation head it belongs to. */
+  incarnation: string;
 }
 
 /** The unique key of a message's client id, or of its seq when it has none. */
@@ -307,3 +319,6 @@ export function toMessage(doc: MessageDoc): Message {
 
 /** Fields a read of messages or heads leaves on the server: only search uses them. */
 export const WITHOUT_SEARCH_FIELDS = { search_text: 0, search_chars: 0 } as const;
+
+/** The part of a query that hides a conversation still being created (see append.ts). */
+export const VISIBLE = { creating: { $ne: true } } as const;

@@ -6,6 +6,7 @@ import {
   type MessageDoc,
   toConversation,
   toMessage,
+  VISIBLE,
   WITHOUT_SEARCH_FIELDS,
 } from "./documents.ts";
 import { conversationQuery, isNarrowing } from "./filters.ts";
@@ -215,6 +216,28 @@ interface Best {
 }
 
 /**
+ * A conversation's best hit: its best committed message (ties: the earliest), unless its title
+ * scores higher. Messages at or past `committed` are still being appended and do not count yet.
+ */
+export function bestOf(
+  messages: readonly Best[],
+  titleScore: number,
+  committed: number,
+): Best | null {
+  let best: Best | null = null;
+  for (const hit of messages) {
+    if (hit.seq >= committed) continue;
+    if (!best || hit.score > best.score || (hit.score === best.score && hit.seq < best.seq)) {
+      best = hit;
+    }
+  }
+  if (titleScore > 0 && (!best || titleScore > best.score)) {
+    return { score: titleScore, messageId: null, seq: -1 };
+  }
+  return best;
+}
+
+/**
  * Ranked search over one user's titles and messages, one hit per conversation with its best
  * message (null when the title matched best), best first, ties by conversation id.
  */
@@ -262,33 +285,39 @@ export async function searchConversations(
     ),
   ]);
 
-  const best = new Map<string, Best>();
+  // Every message hit per conversation, best first: the best one that is committed counts.
+  const messageCandidates = new Map<string, Best[]>();
   for (const hit of messageHits) {
     const score = relevance(streamTokens(hit.search_text ?? ""), terms);
     if (score === 0 || hit.conversation_id === undefined) continue;
-    const seq = hit.seq ?? 0;
-    const current = best.get(hit.conversation_id);
-    if (!current || score > current.score || (score === current.score && seq < current.seq)) {
-      best.set(hit.conversation_id, { score, messageId: hit._id, seq });
-    }
+    const list = messageCandidates.get(hit.conversation_id) ?? [];
+    list.push({ score, messageId: hit._id, seq: hit.seq ?? 0 });
+    messageCandidates.set(hit.conversation_id, list);
   }
+  const titleScores = new Map<string, number>();
   for (const hit of titleHits) {
     const score = TITLE_WEIGHT * relevance(streamTokens(hit.search_text ?? ""), terms);
-    if (score === 0) continue;
-    const id = String(hit._id);
-    const current = best.get(id);
-    if (!current || score > current.score) best.set(id, { score, messageId: null, seq: -1 });
+    if (score > 0) titleScores.set(String(hit._id), score);
   }
-  if (!best.size) return [];
+  const ids = new Set([...messageCandidates.keys(), ...titleScores.keys()]);
+  if (!ids.size) return [];
 
   const heads = await run(() =>
     collections.conversations.find({
       ...conversationQuery(userId, options.filter),
-      _id: { $in: [...best.keys()] },
+      ...VISIBLE,
+      _id: { $in: [...ids] },
     }, { projection: WITHOUT_SEARCH_FIELDS }).toArray()
   );
   const ranked = heads
-    .map((head) => ({ head, best: best.get(head._id)! }))
+    .flatMap((head) => {
+      const best = bestOf(
+        messageCandidates.get(head._id) ?? [],
+        titleScores.get(head._id) ?? 0,
+        head.message_count,
+      );
+      return best ? [{ head, best }] : [];
+    })
     .sort((a, b) =>
       b.best.score - a.best.score ||
       (a.head._id < b.head._id ? -1 : a.head._id > b.head._id ? 1 : 0)

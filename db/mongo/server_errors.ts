@@ -1,3 +1,4 @@
+import { PensieveError, TooLarge, Unavailable } from "../../core/errors.ts";
 import { throttling } from "./retry.ts";
 
 /**
@@ -55,4 +56,54 @@ export function isTransient(error: unknown): boolean {
   const labels = record.errorLabels ?? record.errorLabelSet;
   const list = labels instanceof Set ? [...labels] : Array.isArray(labels) ? labels : [];
   return list.includes("RetryableWriteError") || list.includes("TransientTransactionError");
+}
+
+/** Server codes for a document or request over the size the server accepts. */
+const TOO_LARGE_CODES = new Set([10334, 17280, 2]);
+
+/**
+ * A document over the server's size limit (16 MB on MongoDB, 2 MB on Cosmos DB RU), refused by
+ * the server or by the driver before sending.
+ *
+ * @example
+ * ```ts
+ * isTooLarge({ code: 10334, message: "BSONObjectTooLarge" }); // true
+ * ```
+ */
+export function isTooLarge(error: unknown): boolean {
+  if (!error || typeof error !== "object") return false;
+  const record = error as Record<string, unknown>;
+  const text = typeof record.message === "string" ? record.message : "";
+  const sized = /too large|larger than the maximum|RequestEntityTooLarge|exceeds? the maximum/i
+    .test(text);
+  if (typeof record.code === "number" && TOO_LARGE_CODES.has(record.code)) {
+    return record.code !== 2 || sized;
+  }
+  if (sized) return true;
+  return writeErrorsOf(record).some((item) => isTooLarge(item.err ?? item));
+}
+
+/**
+ * What a driver error becomes once the store has done what it can: a database that cannot be
+ * reached (or stays throttled) is a 503 with Retry-After, a document over the size limit a 413;
+ * anything else is passed on unchanged (an unexpected error: a 500 that shows nothing of it).
+ *
+ * @example
+ * ```ts
+ * driverError({ name: "MongoServerSelectionError", message: "…" }) instanceof Unavailable; // true
+ * ```
+ */
+export function driverError(error: unknown): unknown {
+  if (error instanceof PensieveError) return error;
+  if (isTooLarge(error)) {
+    return new TooLarge("This is larger than the database accepts in one record.");
+  }
+  if (isTransient(error)) {
+    const advised = throttling(error)?.retryAfterMs ?? 1000;
+    return new Unavailable(
+      "The database cannot be reached right now; try again shortly.",
+      Math.max(1, Math.ceil(advised / 1000)),
+    );
+  }
+  return error;
 }

@@ -26,14 +26,7 @@ import type {
   RateCount,
   Store,
 } from "../store.ts";
-import {
-  type AppendContext,
-  appendMessages,
-  LEASE_MS,
-  messageDocs,
-  planAppend,
-  writeAllocation,
-} from "./append.ts";
+import { type AppendContext, appendMessages, createConversation } from "./append.ts";
 import {
   clientOptions,
   DEFAULT_DATABASE,
@@ -65,6 +58,7 @@ import {
   toPersonalToken,
   toUser,
   type UserDoc,
+  VISIBLE,
   WITHOUT_SEARCH_FIELDS,
 } from "./documents.ts";
 import {
@@ -80,7 +74,7 @@ import { atlasIndexSpecs, createIndexes, EXPIRING, indexSpecs, textIndexSpecs } 
 import { withRetry } from "./retry.ts";
 import { type Run, searchConversations, SearchIndexMissing, type SearchMode } from "./search.ts";
 import { indexedText } from "./search_tokens.ts";
-import { isDuplicateKey, isTransient } from "./server_errors.ts";
+import { driverError, isDuplicateKey, isTransient } from "./server_errors.ts";
 
 /** How the store should find search candidates; see search.ts. */
 export type MongoSearchSetting = SearchMode;
@@ -117,6 +111,10 @@ interface Collections {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The largest document Cosmos DB for MongoDB (RU) stores; MongoDB and vCore take 16 MB. */
+const COSMOS_RU_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
+const MONGODB_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
 /**
  * The store on MongoDB ≥ 6, MongoDB Atlas or Azure Cosmos DB for MongoDB (RU or vCore), for any
  * number of server instances sharing one database.
@@ -140,7 +138,11 @@ export class MongoStore implements Store {
   readonly #setting: SearchMode;
   readonly #wallClock: () => number;
   readonly #warn: (message: string) => void;
-  readonly #run: Run = (attempt) => withRetry(attempt);
+  /** Every database call: throttling waited out, then driver errors mapped (server_errors.ts). */
+  readonly #run: Run = (attempt) =>
+    withRetry(attempt).catch((error) => {
+      throw driverError(error);
+    });
   readonly #append: AppendContext;
   #searchMode: SearchMode;
   #ready: Promise<void> | null = null;
@@ -179,6 +181,9 @@ export class MongoStore implements Store {
       run: this.#run,
       wallClock: this.#wallClock,
       sleep,
+      maxDocumentBytes: target.flavor === "cosmos-ru"
+        ? COSMOS_RU_MAX_DOCUMENT_BYTES
+        : MONGODB_MAX_DOCUMENT_BYTES,
     };
   }
 
@@ -202,7 +207,7 @@ export class MongoStore implements Store {
       this.#searchMode = await this.#prepareSearch();
     })().catch((error) => {
       this.#ready = null;
-      throw error;
+      throw driverError(error);
     });
     return this.#ready;
   }
@@ -327,6 +332,14 @@ export class MongoStore implements Store {
     await this.#run(() => c.refreshTokens.deleteMany(owned));
     await this.#run(() => c.importJobs.deleteMany(owned));
     await this.#run(() => c.users.deleteOne({ _id: userId }));
+    // A request that was past its credential check when the sweep began may have written since;
+    // with the account gone no new one can, so a second sweep leaves nothing behind.
+    await this.#run(() => c.conversations.deleteMany(owned));
+    await this.#run(() => c.messages.deleteMany(owned));
+    await this.#run(() => c.personalTokens.deleteMany(owned));
+    await this.#run(() => c.mcpSessions.deleteMany(owned));
+    await this.#run(() => c.oauthGrants.deleteMany(owned));
+    await this.#run(() => c.refreshTokens.deleteMany(owned));
   }
 
   // Personal access tokens
@@ -615,7 +628,9 @@ export class MongoStore implements Store {
         this.#c.oauthGrants.deleteOne({ _id: grant.id, user_id: grant.userId, pending: true })
       );
       const winner = await this.#run(() => this.#c.oauthCodes.findOne({ _id: codeHash }));
-      return winner?.grant_id ?? null;
+      // Purged (expired) between the read and the claim: as unknown as a code never issued.
+      if (!winner?.grant_id) throw new Error("redeemOAuthCode: unknown code");
+      return winner.grant_id;
     }
     await this.#run(() =>
       this.#c.oauthGrants.updateOne({ _id: grant.id, user_id: grant.userId }, {
@@ -845,55 +860,13 @@ export class MongoStore implements Store {
 
   async createConversation(userId: string, input: NewConversation): Promise<Conversation> {
     await this.#setUp();
-    // Worked out before anything is written: a Conflict inside the batch stores nothing.
-    const plan = planAppend(input.id, input.messages, new Map(), 0, input.now);
-    const leaseUntil = this.#wallClock() + LEASE_MS;
-    const title = indexedText(input.title);
-    const head: ConversationDoc = {
-      _id: input.id,
-      user_id: userId,
-      title: input.title,
-      tags: input.tags,
-      source: input.source,
-      metadata_json: JSON.stringify(input.metadata),
-      message_count: plan.inserts.length,
-      version: 1,
-      created_at: input.createdAt ?? input.now,
-      updated_at: input.now,
-      search_text: title.stream,
-      search_chars: title.chars,
-      append_lease_until: leaseUntil,
-    };
-    try {
-      await this.#run(() => this.#c.conversations.insertOne(head));
-    } catch (error) {
-      if (isDuplicateKey(error)) throw new Conflict("A conversation with this id exists.");
-      throw error;
-    }
-    if (plan.inserts.length) {
-      const appendId = crypto.randomUUID();
-      try {
-        await writeAllocation(this.#append, {
-          userId,
-          conversationId: input.id,
-          start: 0,
-          leaseUntil,
-          appendId,
-          docs: messageDocs(userId, plan.inserts, appendId),
-        });
-      } catch (error) {
-        // As the SQLite store rolls back: the caller is told it failed, so nothing stays.
-        await this.deleteConversation(userId, input.id).catch(() => {});
-        throw error;
-      }
-    }
-    return toConversation(head);
+    return toConversation(await createConversation(this.#append, userId, input));
   }
 
   async getConversation(userId: string, conversationId: string): Promise<Conversation | null> {
     await this.#setUp();
     const doc = await this.#run(() =>
-      this.#c.conversations.findOne({ _id: conversationId, user_id: userId }, {
+      this.#c.conversations.findOne({ _id: conversationId, user_id: userId, ...VISIBLE }, {
         projection: WITHOUT_SEARCH_FIELDS,
       })
     );
@@ -906,27 +879,27 @@ export class MongoStore implements Store {
     range: MessageRange,
   ): Promise<Message[]> {
     await this.#setUp();
-    const query = {
-      user_id: userId,
-      conversation_id: conversationId,
-      seq: { $gt: range.afterSeq ?? -1 },
-    };
-    // The head is read alongside: messages a failed delete left behind are never shown.
-    const [head, docs] = await Promise.all([
-      this.#run(() =>
-        this.#c.conversations.findOne({ _id: conversationId, user_id: userId }, {
-          projection: { _id: 1 },
-        })
-      ),
-      this.#run(() =>
-        this.#c.messages.find(query, {
-          projection: WITHOUT_SEARCH_FIELDS,
-          sort: range.last ? { conversation_id: -1, seq: -1 } : { conversation_id: 1, seq: 1 },
-          limit: range.limit,
-        }).toArray()
-      ),
-    ]);
+    // The head first: only its committed messages are read, so a batch being appended is seen
+    // whole or not at all, and messages a failed delete left behind are never shown.
+    const head = await this.#run(() =>
+      this.#c.conversations.findOne({ _id: conversationId, user_id: userId, ...VISIBLE }, {
+        projection: { message_count: 1, incarnation: 1 },
+      })
+    );
     if (!head) return [];
+    const after = range.afterSeq ?? -1;
+    if (range.limit <= 0 || after + 1 >= head.message_count) return [];
+    const docs = await this.#run(() =>
+      this.#c.messages.find({
+        user_id: userId,
+        conversation_id: conversationId,
+        seq: { $gt: after, $lt: head.message_count },
+      }, {
+        projection: WITHOUT_SEARCH_FIELDS,
+        sort: range.last ? { conversation_id: -1, seq: -1 } : { conversation_id: 1, seq: 1 },
+        limit: range.limit,
+      }).toArray()
+    );
     if (range.last) docs.reverse();
     return docs.map(toMessage);
   }
@@ -962,7 +935,7 @@ export class MongoStore implements Store {
     if (patch.metadata !== undefined) set.metadata_json = JSON.stringify(patch.metadata);
     const doc = await this.#run(() =>
       this.#c.conversations.findOneAndUpdate(
-        { _id: conversationId, user_id: userId },
+        { _id: conversationId, user_id: userId, ...VISIBLE },
         Object.keys(set).length
           ? { $set: set, $inc: { version: 1 }, $max: { updated_at: now } }
           : { $inc: { version: 1 }, $max: { updated_at: now } },
@@ -974,14 +947,26 @@ export class MongoStore implements Store {
 
   async deleteConversation(userId: string, conversationId: string): Promise<boolean> {
     await this.#setUp();
-    const deleted = await this.#run(() =>
-      this.#c.conversations.deleteOne({ _id: conversationId, user_id: userId })
+    const head = await this.#run(() =>
+      this.#c.conversations.findOneAndDelete(
+        { _id: conversationId, user_id: userId, ...VISIBLE },
+        { projection: { incarnation: 1 } },
+      )
     );
-    // Also when the head is already gone: a repeated delete finishes what a failed one began.
+    if (!head) {
+      // Gone already, or still being created (then its messages are its creator's to handle):
+      // leftovers under this id are removed by the next conversation created with it.
+      return false;
+    }
+    // Only this conversation's messages: a new one under the same id may be being created.
     await this.#run(() =>
-      this.#c.messages.deleteMany({ user_id: userId, conversation_id: conversationId })
+      this.#c.messages.deleteMany({
+        user_id: userId,
+        conversation_id: conversationId,
+        incarnation: head.incarnation,
+      })
     );
-    return deleted.deletedCount > 0;
+    return true;
   }
 
   async listConversations(
@@ -989,8 +974,13 @@ export class MongoStore implements Store {
     options: { filter: ConversationFilter; after?: ListCursor; limit: number },
   ): Promise<Conversation[]> {
     await this.#setUp();
+    // A limit of 0 means "no limit" to MongoDB.
+    if (options.limit <= 0) return [];
     const docs = await this.#run(() =>
-      this.#c.conversations.find(conversationQuery(userId, options.filter, options.after), {
+      this.#c.conversations.find({
+        ...conversationQuery(userId, options.filter, options.after),
+        ...VISIBLE,
+      }, {
         projection: WITHOUT_SEARCH_FIELDS,
         sort: NEWEST_FIRST,
         limit: options.limit,

@@ -98,7 +98,7 @@ Deno.test("mongo append plan: stored messages carry the user, a unique client ke
     0,
     5,
   );
-  const docs = messageDocs("user-1", plan.inserts, "append-1");
+  const docs = messageDocs("user-1", plan.inserts, "append-1", "incarnation-1");
   assert.deepEqual(docs.map((d) => [d.user_id, d.conversation_id, d.seq, d.client_key]), [
     ["user-1", "conv", 0, "c:m1"],
     ["user-1", "conv", 1, "s:1"],

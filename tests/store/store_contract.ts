@@ -788,6 +788,298 @@ export function runStoreContract(adapter: string, open: OpenStore): void {
     }
   });
 
+  test("create: a taken id is a Conflict that leaves the first intact; a self-contradicting batch stores nothing", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const first = await store.createConversation(
+      a.id,
+      conversation({ messages: [say("one"), say("two")] }),
+    );
+    await assert.rejects(
+      store.createConversation(a.id, conversation({ id: first.id, messages: [say("other")] })),
+      Conflict,
+    );
+    assert.deepEqual(await store.getConversation(a.id, first.id), first);
+    assert.deepEqual(
+      (await store.listMessages(a.id, first.id, { limit: 10 })).map((m) => m.content),
+      ["one", "two"],
+    );
+
+    const contradicting = conversation({
+      messages: [say("x", { clientMessageId: "k" }), say("y", { clientMessageId: "k" })],
+    });
+    await assert.rejects(store.createConversation(a.id, contradicting), Conflict);
+    assert.equal(await store.getConversation(a.id, contradicting.id), null, "nothing stored");
+    assert.deepEqual(await store.listMessages(a.id, contradicting.id, { limit: 10 }), []);
+
+    const repeated = await store.createConversation(
+      a.id,
+      conversation({
+        messages: [say("x", { clientMessageId: "k" }), say("x", { clientMessageId: "k" })],
+      }),
+    );
+    assert.equal(repeated.messageCount, 1, "a repeat inside the batch is stored once");
+  });
+
+  test("create: the same id saved at once from many places is stored once, whole", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const input = conversation({
+      messages: Array.from({ length: 30 }, (_, i) => say(`m${i}`, { clientMessageId: `c${i}` })),
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => store.createConversation(a.id, input)),
+    );
+    assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 1);
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") assert.ok(outcome.reason instanceof Conflict);
+    }
+    const head = (await store.getConversation(a.id, input.id))!;
+    assert.equal(head.messageCount, 30);
+    const stored = await store.listMessages(a.id, input.id, { limit: 100 });
+    assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  test("delete, then create again under the same id: only the new messages, from seq 0", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const old = await store.createConversation(
+      a.id,
+      conversation({ messages: [say("old zebra"), say("old two"), say("old three")] }),
+    );
+    await store.appendMessages(a.id, old.id, [say("old four", { clientMessageId: "k" })], T0);
+    assert.equal(await store.deleteConversation(a.id, old.id), true);
+    const again = await store.createConversation(
+      a.id,
+      conversation({ id: old.id, messages: [say("new one")] }),
+    );
+    assert.equal(again.messageCount, 1);
+    assert.equal(again.version, 1);
+    const appended = (await store.appendMessages(
+      a.id,
+      old.id,
+      [say("new two", { clientMessageId: "k" })],
+      T0 + 1,
+    ))!;
+    assert.equal(appended.messages[0].duplicate, false, "the old conversation's ids are gone");
+    assert.deepEqual(
+      (await store.listMessages(a.id, old.id, { limit: 10 })).map((m) => [m.seq, m.content]),
+      [[0, "new one"], [1, "new two"]],
+    );
+    const hits = await store.searchConversations(a.id, {
+      query: words("zebra"),
+      filter: {},
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(hits, [], "the old messages are not found either");
+  });
+
+  test("messages: ranges at the edges", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const c = await store.createConversation(
+      a.id,
+      conversation({ messages: Array.from({ length: 5 }, (_, i) => say(`m${i}`)) }),
+    );
+    const seqs = async (range: { afterSeq?: number; limit: number; last?: boolean }) =>
+      (await store.listMessages(a.id, c.id, range)).map((m) => m.seq);
+    assert.deepEqual(await seqs({ afterSeq: 4, limit: 10 }), []);
+    assert.deepEqual(await seqs({ afterSeq: 99, limit: 10 }), []);
+    assert.deepEqual(await seqs({ afterSeq: 2, limit: 10 }), [3, 4]);
+    assert.deepEqual(await seqs({ afterSeq: 1, limit: 2, last: true }), [3, 4]);
+    assert.deepEqual(await seqs({ afterSeq: 2, limit: 10, last: true }), [3, 4]);
+    assert.deepEqual(await seqs({ limit: 10, last: true }), [0, 1, 2, 3, 4]);
+    assert.deepEqual(await seqs({ afterSeq: -1, limit: 1 }), [0]);
+  });
+
+  test("append and update: times never go backwards, given times are kept, an empty patch still counts", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const c = await store.createConversation(a.id, conversation({ now: T0 + 1000 }));
+    const early = (await store.appendMessages(
+      a.id,
+      c.id,
+      [say("said long ago", { createdAt: T0 - 5000 }), say("now")],
+      T0 + 500,
+    ))!;
+    assert.equal(early.conversation.updatedAt, T0 + 1000, "updatedAt never moves back");
+    assert.equal(early.conversation.createdAt, T0 + 1000);
+    assert.deepEqual(early.messages.map((m) => m.createdAt), [T0 - 5000, T0 + 500]);
+    const stored = await store.listMessages(a.id, c.id, { limit: 10 });
+    assert.deepEqual(stored.map((m) => m.createdAt), [T0 - 5000, T0 + 500]);
+    const touched = (await store.updateConversation(a.id, c.id, {}, T0 + 2000))!;
+    assert.equal(touched.version, early.conversation.version + 1);
+    assert.equal(touched.updatedAt, T0 + 2000);
+    const dup = (await store.appendMessages(
+      a.id,
+      c.id,
+      [say("x", { clientMessageId: "k" })],
+      T0 + 3000,
+    ))!;
+    const again = (await store.appendMessages(
+      a.id,
+      c.id,
+      [say("x", { clientMessageId: "k" })],
+      T0 + 4000,
+    ))!;
+    assert.equal(
+      again.conversation.updatedAt,
+      dup.conversation.updatedAt,
+      "a repeat changes nothing",
+    );
+    assert.equal(again.conversation.version, dup.conversation.version);
+    assert.deepEqual(await store.getConversation(a.id, c.id), again.conversation);
+  });
+
+  test("users: delete takes OAuth codes, grants, refresh tokens, import jobs and sessions with it", async (store) => {
+    const a = user(1);
+    const b = user(2);
+    await store.createUser(a);
+    await store.createUser(b);
+    for (const owner of [a, b]) {
+      const tag = owner === a ? "a" : "b";
+      await store.createOAuthCode(owner.id, {
+        codeHash: `code-${tag}`,
+        clientId: "client",
+        userId: owner.id,
+        redirectUri: "https://app.example.com/cb",
+        codeChallenge: "challenge",
+        resource: "https://pensieve.example.com/mcp",
+        scopes: [],
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+        grantId: null,
+      });
+      await store.createOAuthCode(owner.id, {
+        codeHash: `unused-${tag}`,
+        clientId: "client",
+        userId: owner.id,
+        redirectUri: "https://app.example.com/cb",
+        codeChallenge: "challenge",
+        resource: "https://pensieve.example.com/mcp",
+        scopes: [],
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+        grantId: null,
+      });
+      await store.redeemOAuthCode(`code-${tag}`, {
+        id: `grant-${tag}`,
+        userId: owner.id,
+        clientId: "client",
+        scopes: [],
+        resource: "https://pensieve.example.com/mcp",
+        createdAt: T0,
+        lastUsedAt: T0,
+        expiresAt: T0 + 1_000_000,
+        revokedAt: null,
+      }, {
+        tokenHash: `refresh-${tag}`,
+        grantId: `grant-${tag}`,
+        createdAt: T0,
+        usedAt: null,
+        replacedBy: null,
+      });
+      await store.createImportJob(owner.id, {
+        id: `job-${tag}`,
+        status: "running",
+        summary: {},
+        error: null,
+        createdAt: T0,
+        updatedAt: T0,
+      });
+      await store.revokeAccessToken(owner.id, `jti-${tag}`, T0 + 1_000_000);
+      await store.createMcpSession({
+        idHash: `session-${tag}`,
+        endpoint: "mcp",
+        transport: "streamable",
+        userId: owner.id,
+        boundAt: null,
+        boundCredential: null,
+        createdAt: T0,
+        expiresAt: T0 + 1_000_000,
+      });
+    }
+    await store.deleteUser(a.id);
+    assert.equal(await store.getOAuthCode("unused-a"), null);
+    assert.equal(await store.getOAuthGrant("grant-a"), null);
+    assert.equal(await store.getOAuthRefreshToken("refresh-a"), null);
+    assert.equal(await store.getImportJob(a.id, "job-a"), null);
+    assert.equal(await store.getMcpSession("session-a", T0), null);
+    assert.deepEqual(await store.listOAuthGrants(a.id, T0), []);
+    assert.ok(await store.getOAuthCode("unused-b"));
+    assert.ok(await store.getOAuthGrant("grant-b"));
+    assert.ok(await store.getOAuthRefreshToken("refresh-b"));
+    assert.ok(await store.getImportJob(b.id, "job-b"));
+    assert.ok(await store.getMcpSession("session-b", T0));
+    assert.equal(await store.isAccessTokenRevoked("jti-b"), true);
+  });
+
+  test("OAuth codes: a code purged after expiry cannot be redeemed", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    await store.createOAuthCode(a.id, {
+      codeHash: "short",
+      clientId: "client",
+      userId: a.id,
+      redirectUri: "https://app.example.com/cb",
+      codeChallenge: "challenge",
+      resource: "https://pensieve.example.com/mcp",
+      scopes: [],
+      createdAt: T0,
+      expiresAt: T0 + 1000,
+      grantId: null,
+    });
+    await store.purgeExpired(T0 + 2000);
+    await assert.rejects(store.redeemOAuthCode("short", {
+      id: "g",
+      userId: a.id,
+      clientId: "client",
+      scopes: [],
+      resource: "https://pensieve.example.com/mcp",
+      createdAt: T0,
+      lastUsedAt: T0,
+      expiresAt: T0 + 1_000_000,
+      revokedAt: null,
+    }, { tokenHash: "r", grantId: "g", createdAt: T0, usedAt: null, replacedBy: null }));
+    assert.equal(await store.getOAuthGrant("g"), null);
+    assert.equal(await store.getOAuthRefreshToken("r"), null);
+  });
+
+  test("rate limits: hits at once from many places are each counted once", async (store) => {
+    const counts = await Promise.all(
+      Array.from({ length: 25 }, () => store.hitRateLimit("burst", 60_000, T0)),
+    );
+    assert.deepEqual(
+      counts.map((c) => c.count).sort((x, y) => x - y),
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
+    assert.ok(counts.every((c) => c.resetAt === T0 + 60_000));
+    assert.deepEqual(await store.peekRateLimit("burst", T0), { count: 25, resetAt: T0 + 60_000 });
+  });
+
+  test("search: a deleted conversation is not found; a renamed one is found by its new title only", async (store) => {
+    const a = user(1);
+    await store.createUser(a);
+    const gone = await store.createConversation(
+      a.id,
+      conversation({ title: "Quokka", messages: [say("quokka facts")] }),
+    );
+    const renamed = await store.createConversation(a.id, conversation({ title: "Wombat" }));
+    await store.deleteConversation(a.id, gone.id);
+    await store.updateConversation(a.id, renamed.id, { title: "Numbat" }, T0 + 1);
+    const find = async (word: string) =>
+      (await store.searchConversations(a.id, {
+        query: words(word),
+        filter: {},
+        offset: 0,
+        limit: 10,
+      })).map((h) => h.conversation.id);
+    assert.deepEqual(await find("quokka"), []);
+    assert.deepEqual(await find("wombat"), []);
+    assert.deepEqual(await find("numbat"), [renamed.id]);
+  });
+
   test("concurrent appends keep seq contiguous and lose nothing", async (store) => {
     const a = user(1);
     await store.createUser(a);
