@@ -19,8 +19,9 @@ function isOperatorObject(value: unknown): value is Doc {
     Object.keys(value).length > 0 && Object.keys(value).every((key) => key.startsWith("$"));
 }
 
-function compare(a: unknown, b: unknown): number {
+export function compare(a: unknown, b: unknown): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
+  if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
   if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
   throw new Error(`fake mongo: cannot compare ${typeof a} with ${typeof b}`);
 }
@@ -49,6 +50,12 @@ function matchesCondition(value: unknown, condition: unknown): boolean {
         return value !== undefined && value !== null && compare(value, operand) <= 0;
       case "$exists":
         return (value !== undefined) === operand;
+      case "$regex": {
+        const flags = typeof condition.$options === "string" ? condition.$options : "";
+        return typeof value === "string" && new RegExp(operand as string, flags + "u").test(value);
+      }
+      case "$options":
+        return true;
       default:
         throw new Error(`fake mongo: operator ${op} is not understood`);
     }
@@ -64,13 +71,18 @@ export function matches(doc: Doc, filter: Doc): boolean {
   });
 }
 
-function applyUpdate(doc: Doc, update: Doc): Doc {
-  const next = structuredClone(doc);
+export function applyUpdate(
+  doc: Doc,
+  update: Doc,
+  clone: <T>(value: T) => T = structuredClone,
+  inserting = false,
+): Doc {
+  const next = clone(doc);
   for (const [op, fields] of Object.entries(update)) {
     for (const [key, value] of Object.entries(fields as Doc)) {
       switch (op) {
         case "$set":
-          next[key] = structuredClone(value);
+          next[key] = clone(value);
           break;
         case "$unset":
           delete next[key];
@@ -82,6 +94,7 @@ function applyUpdate(doc: Doc, update: Doc): Doc {
           if (next[key] === undefined || compare(value, next[key]) > 0) next[key] = value;
           break;
         case "$setOnInsert":
+          if (inserting) next[key] = clone(value);
           break;
         default:
           throw new Error(`fake mongo: update ${op} is not understood`);
@@ -91,24 +104,33 @@ function applyUpdate(doc: Doc, update: Doc): Doc {
   return next;
 }
 
-function project(doc: Doc, projection?: Doc): Doc {
-  const copy = structuredClone(doc);
+export function project(
+  doc: Doc,
+  projection?: Doc,
+  clone: <T>(value: T) => T = structuredClone,
+): Doc {
+  const copy = clone(doc);
   if (!projection) return copy;
-  const values = Object.values(projection);
+  const values = Object.values(projection).filter((v) => typeof v === "number");
   if (values.every((v) => v === 0)) {
     for (const key of Object.keys(projection)) delete copy[key];
     return copy;
   }
-  const out: Doc = { _id: copy._id };
-  for (const [key, v] of Object.entries(projection)) if (v) out[key] = copy[key];
+  const out: Doc = projection._id === 0 ? {} : { _id: copy._id };
+  for (const [key, v] of Object.entries(projection)) {
+    if (v === 1 && key in copy) out[key] = copy[key];
+  }
   return out;
 }
 
-function sortDocs(docs: Doc[], sort?: Doc): Doc[] {
+export function sortDocs(docs: Doc[], sort?: Doc): Doc[] {
   if (!sort) return docs;
+  const rank = (x: unknown, y: unknown) =>
+    x == null ? (y == null ? 0 : -1) : y == null ? 1 : compare(x, y);
   return [...docs].sort((a, b) => {
     for (const [key, direction] of Object.entries(sort)) {
-      const order = compare(a[key], b[key]) * (direction as number);
+      if (typeof direction !== "number") continue;
+      const order = rank(a[key], b[key]) * direction;
       if (order) return order;
     }
     return 0;
