@@ -38,7 +38,17 @@ export function boundedJson(max: number) {
 const isStorable = (value: string) => !value.includes("\u0000") && value.isWellFormed();
 const NOT_STORABLE = { message: "must not contain NUL characters or unpaired surrogates" };
 
-const isoTime = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
+/**
+ * A time with an offset, kept as epoch milliseconds. It must fall within the years 0000 to 9999
+ * in UTC, as every time Pensieve writes out does: "9999-12-31T23:00:00-05:00" is in the year
+ * 10000, which no ISO time without an extended year can say.
+ */
+const EARLIEST = Date.parse("0000-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+const isoTime = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).refine(
+  (ms) => ms >= EARLIEST && ms <= LATEST,
+  { message: "must be a time within the years 0000 to 9999 in UTC" },
+);
 
 export const emailSchema = z.string().trim().max(LIMITS.emailMax).transform((value) =>
   value.normalize("NFC").toLowerCase()
@@ -50,6 +60,10 @@ export const passwordSchema = z.string()
   })
   .refine((value) => Array.from(value).length <= LIMITS.passwordMax, {
     message: `password must be at most ${LIMITS.passwordMax} characters`,
+  })
+  // An unpaired surrogate has no UTF-8 form: hashed as U+FFFD, any other one would match it.
+  .refine((value) => value.isWellFormed(), {
+    message: "password must not contain unpaired surrogates",
   });
 
 export const credentialsSchema = z.strictObject({

@@ -36,14 +36,33 @@ function storable(text: string, max: number): string {
   return clean.length <= max ? clean : clean.slice(0, max - 20) + "\n[…truncated]";
 }
 
+const EARLIEST = Date.parse("0000-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
 /**
- * A time as the store keeps it: whole milliseconds within Date's range. Exports may hold a
- * fraction of a millisecond, or a number no date has; such a time is not kept (undefined).
+ * A time as the store keeps it: whole milliseconds within the years 0000 to 9999, as the API
+ * takes and shows times. Exports may hold a fraction of a millisecond, or a number no such date
+ * has; such a time is not kept (undefined).
  */
 function storableTime(ms: number | undefined): number | undefined {
   if (ms === undefined || !Number.isFinite(ms)) return undefined;
   const whole = Math.round(ms);
-  return Math.abs(whole) <= 8.64e15 ? whole : undefined;
+  return whole >= EARLIEST && whole <= LATEST ? whole : undefined;
+}
+
+/**
+ * What a reader threw, as the reason to skip a conversation: a reader that trips over an odd value
+ * (an object whose toString is not a function where text belongs, nesting too deep to walk) has
+ * found a conversation it cannot read, which is no fault of the server.
+ */
+function asImportProblem(error: unknown, position: number): ImportProblem {
+  if (error instanceof ImportProblem) return error;
+  if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+  return new ImportProblem(
+    `conversation #${position + 1}`,
+    "(root)",
+    `cannot be read (${error.message})`,
+  );
 }
 
 function interpret(value: unknown, position: number): ImportedConversation {
@@ -86,8 +105,8 @@ export class Importer {
       let conversation: ImportedConversation;
       try {
         conversation = interpret(raw.value, raw.position);
-      } catch (error) {
-        if (!(error instanceof ImportProblem)) throw error;
+      } catch (thrown) {
+        const error = asImportProblem(thrown, raw.position);
         summary.skipped.push({ conversation: error.conversation, reason: error.message });
         continue;
       }

@@ -150,3 +150,139 @@ Deno.test("an import job whose upload is refused answers in the one error shape,
     assert.equal(body.error.message, body.job.error);
     assert.equal(body.job.status, "failed");
   }));
+
+Deno.test("a new password with unpaired surrogates is refused: each would be hashed as U+FFFD", () =>
+  withServer(async (server) => {
+    const register = await server.call("/auth/register", {
+      method: "POST",
+      json: { email: "surrogates@example.com", password: "\ud800".repeat(10) },
+    });
+    assert.equal(register.status, 400);
+    assert.match((await register.json()).error.message, /unpaired surrogates/);
+    // Had it been taken, another such password (or ten U+FFFD) would have signed in.
+    const login = await server.call("/auth/login", {
+      method: "POST",
+      json: { email: "surrogates@example.com", password: "\udfff".repeat(10) },
+    });
+    assert.equal(login.status, 401);
+    await login.body?.cancel();
+
+    const { token, password } = await signUp(server);
+    const change = await server.call("/auth/password", {
+      method: "POST",
+      token,
+      json: { current_password: password, new_password: `${"\udc00".repeat(8)}abc` },
+    });
+    assert.equal(change.status, 400);
+    await change.body?.cancel();
+  }));
+
+Deno.test("a time that is past 9999 or before 0000 in UTC is refused: no ISO time could show it", () =>
+  withServer(async (server) => {
+    const { token, accessToken } = await signUpForMcp(server);
+    for (const created_at of ["9999-12-31T23:59:58.987-11:00", "0000-01-01T00:00:00+01:00"]) {
+      const saved = await server.call("/api/conversations", {
+        method: "POST",
+        token: accessToken,
+        json: { messages: [{ role: "user", content: "when?", created_at }] },
+      });
+      assert.equal(saved.status, 400, created_at);
+      assert.match((await saved.json()).error.message, /years 0000 to 9999/);
+      const listed = await server.call(
+        `/api/conversations?updated_from=${encodeURIComponent(created_at)}`,
+        {
+          token: accessToken,
+        },
+      );
+      assert.equal(listed.status, 400);
+      await listed.body?.cancel();
+    }
+    // At the edges it is taken, and every client reads it back (MCP checks its output schema).
+    const client = await connectMcp(server, { mode: "modern", token });
+    try {
+      const saved = await callTool(client, "save_conversation", {
+        messages: [
+          { role: "user", content: "first", created_at: "0000-01-01T00:00:00Z" },
+          { role: "user", content: "last", created_at: "9999-12-31T23:59:59.999Z" },
+        ],
+      });
+      assert.equal(saved.isError, undefined, JSON.stringify(saved.content));
+      const id = (saved.structuredContent as { conversation: { id: string } }).conversation.id;
+      const loaded = await callTool(client, "load_conversation", { conversation_id: id });
+      assert.equal(loaded.isError, undefined, JSON.stringify(loaded.content));
+      const times = (loaded.structuredContent as { messages: { created_at: string }[] }).messages
+        .map((m) => m.created_at);
+      assert.deepEqual(times, ["0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]);
+    } finally {
+      await client.close();
+    }
+  }));
+
+Deno.test("an imported time past 9999 is left out, so every conversation still lists over MCP", () =>
+  withServer(async (server) => {
+    const { token, accessToken } = await signUpForMcp(server);
+    const imported = await server.call("/api/import", {
+      method: "POST",
+      token: accessToken,
+      json: [{
+        _id: "legacy-far",
+        messages: [{ role: "user", content: "far", timestamp: "+275760-09-13T00:00:00Z" }],
+        created_at: "-000001-01-01T00:00:00Z",
+        updated_at: "+275760-09-13T00:00:00Z",
+      }],
+    });
+    assert.equal(imported.status, 200);
+    assert.equal((await imported.json()).summary.conversations_created, 1);
+    const client = await connectMcp(server, { mode: "modern", token });
+    try {
+      const listed = await callTool(client, "list_conversations", {});
+      assert.equal(listed.isError, undefined, JSON.stringify(listed.content));
+      const [conversation] = (listed.structuredContent as { conversations: { id: string }[] })
+        .conversations;
+      const loaded = await callTool(client, "load_conversation", {
+        conversation_id: conversation.id,
+      });
+      assert.equal(loaded.isError, undefined, JSON.stringify(loaded.content));
+    } finally {
+      await client.close();
+    }
+  }));
+
+Deno.test("an import whose values trip a reader (toString not a function) skips that one, never a 500", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const odd = { toString: null, valueOf: null };
+    const response = await server.call("/api/import", {
+      method: "POST",
+      token,
+      json: [
+        {
+          id: "chatgpt-odd",
+          title: "odd part",
+          mapping: {
+            a: {
+              id: "a",
+              parent: null,
+              children: [],
+              message: {
+                id: "m",
+                author: { role: "user" },
+                content: { content_type: "multimodal_text", parts: [{ content_type: odd }] },
+              },
+            },
+          },
+          current_node: "a",
+        },
+        {
+          uuid: odd,
+          name: "odd claude",
+          chat_messages: [{ uuid: odd, sender: "human", text: "x" }],
+        },
+        { uuid: "fine", name: "fine", chat_messages: [{ sender: "human", text: "kept" }] },
+      ],
+    });
+    const body = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(body.summary.conversations_created, 1, JSON.stringify(body.summary));
+    assert.equal(body.summary.skipped.length, 2);
+  }));
