@@ -5,6 +5,7 @@
  */
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
+import { PensieveError } from "../core/errors.ts";
 import { emptySummary, Importer } from "../core/import/importer.ts";
 import { emailSchema } from "../core/schemas.ts";
 import { openStore } from "../db/open_store.ts";
@@ -33,7 +34,8 @@ async function main(): Promise<number> {
   const config = parseConfig(Deno.env.toObject());
   const store = openStore(config.db);
   try {
-    const user = await store.findUserByEmail(emailSchema.parse(args.email));
+    const email = emailSchema.safeParse(args.email);
+    const user = email.success ? await store.findUserByEmail(email.data) : null;
     if (!user) {
       console.error(`No account with the email ${args.email}.`);
       return 1;
@@ -41,27 +43,44 @@ async function main(): Promise<number> {
     const importer = new Importer(store, systemClock);
     const total = emptySummary();
     const progress = new ProgressLine();
+    let failed = 0;
     for (const path of args.files.map(userPath)) {
-      const size = (await Deno.stat(path)).size;
       let read = 0;
-      const file = await Deno.open(path);
-      const stream = file.readable.pipeThrough(counting((n) => (read += n)));
-      const summary = await importer.import(user.id, stream, {
-        name: path,
-        onProgress: (s) =>
-          progress.update(
-            size ? read / size : null,
-            `${conversationsDone(s)} conversations, ${s.messages_added} messages`,
-          ),
-      });
-      progress.clear();
+      let size = 0;
+      const summary = emptySummary();
+      try {
+        size = (await Deno.stat(path)).size;
+        const file = await Deno.open(path);
+        const stream = file.readable.pipeThrough(counting((n) => (read += n)));
+        const done = await importer.import(user.id, stream, {
+          name: path,
+          onProgress: (s) => {
+            Object.assign(summary, s); // what it did so far, kept if the file breaks off
+            progress.update(
+              size ? read / size : null,
+              `${conversationsDone(s)} conversations, ${s.messages_added} messages`,
+            );
+          },
+        });
+        Object.assign(summary, done);
+        progress.clear();
+        console.log(`${path}: done`);
+      } catch (error) {
+        // A file that cannot be read (or breaks off) is reported; what it gave stays, and the
+        // other files are still imported.
+        if (!(error instanceof PensieveError) && !(error instanceof Deno.errors.NotFound)) {
+          throw error;
+        }
+        progress.clear();
+        failed++;
+        console.error(`${path}: ${error.message}`);
+      }
       addSummary(total, summary);
-      console.log(`${path}: done`);
     }
     const [counts, ...skipped] = summaryLines(total);
     console.log(`Imported into ${user.email}: ${counts}`);
     for (const line of skipped) console.log(line);
-    return 0;
+    return failed ? 1 : 0;
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     return 1;

@@ -12,7 +12,12 @@ import { parseArgs } from "node:util";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { readDocuments } from "../core/import/document_reader.ts";
-import { emptySummary, Importer, type ImportSummary } from "../core/import/importer.ts";
+import {
+  emptySummary,
+  Importer,
+  type ImportSummary,
+  noteSkipped,
+} from "../core/import/importer.ts";
 import { ImportProblem } from "../core/import/imported.ts";
 import { LegacyMigration, type LegacySource } from "../core/import/legacy_migration.ts";
 import { fromLegacyPensieve } from "../core/import/legacy_pensieve.ts";
@@ -88,14 +93,14 @@ async function migrateFiles(store: Store, email: string, paths: string[]): Promi
           await importer.add(user.id, fromLegacyPensieve(raw, position++), summary);
         } catch (error) {
           if (!(error instanceof ImportProblem)) throw error;
-          summary.skipped.push({ conversation: path, reason: error.message });
+          noteSkipped(summary, path, error.message);
         }
         progress.update(null, `${path}: ${conversationsDone(summary)} conversations`);
       }
     } catch (error) {
       // A damaged file is reported and the others still brought over.
       if (!(error instanceof Invalid)) throw error;
-      summary.skipped.push({ conversation: path, reason: error.message });
+      noteSkipped(summary, path, error.message);
     }
   }
   progress.clear();

@@ -1,5 +1,5 @@
 /** What the command-line tools print: a progress line on a terminal, and summaries. */
-import type { ImportSummary } from "../core/import/importer.ts";
+import { type ImportSummary, noteSkipped } from "../core/import/importer.ts";
 
 const encoder = new TextEncoder();
 
@@ -46,7 +46,9 @@ export function addSummary(total: ImportSummary, one: ImportSummary): void {
   total.conversations_updated += one.conversations_updated;
   total.conversations_unchanged += one.conversations_unchanged;
   total.messages_added += one.messages_added;
-  total.skipped.push(...one.skipped);
+  for (const x of one.skipped) noteSkipped(total, x.conversation, x.reason);
+  // Those past the list of `one` were counted there but not listed.
+  total.skipped_count += one.skipped_count - one.skipped.length;
 }
 
 /** The summary's lines: the counts, then each skipped conversation with its reason. */
@@ -54,7 +56,10 @@ export function summaryLines(s: ImportSummary): string[] {
   return [
     `${s.conversations_created} new conversations, ${s.conversations_updated} updated, ` +
     `${s.conversations_unchanged} unchanged, ${s.messages_added} messages added, ` +
-    `${s.skipped.length} skipped.`,
+    `${s.skipped_count} skipped.`,
     ...s.skipped.map((x) => `  skipped ${x.conversation}: ${x.reason}`),
+    ...(s.skipped_count > s.skipped.length
+      ? [`  … and ${s.skipped_count - s.skipped.length} more skipped`]
+      : []),
   ];
 }

@@ -48,7 +48,10 @@ function asPensieveError(error: unknown): PensieveError {
  * await importer.import(userId, upload.stream, { name: upload.name ?? "upload" });
  * ```
  */
-export function multipartFile(request: Request): Promise<UploadedFile> {
+export function multipartFile(
+  request: Request,
+  options: { idleMs?: number } = {},
+): Promise<UploadedFile> {
   if (!request.body) return Promise.reject(new Invalid("The body is empty: send the export file."));
   let parser: busboy.Busboy;
   try {
@@ -83,9 +86,24 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
       if (settled) return;
       const reason = asPensieveError(error);
       stop();
+      clearTimeout(idle);
       if (file) file.error(reason);
       else reject(reason);
     };
+    // Until the file begins, a form that sends nothing for idleMs is given up; once it has begun,
+    // whoever reads the file's stream keeps the time.
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const waitForMore = () => {
+      clearTimeout(idle);
+      if (options.idleMs === undefined || file) return;
+      const seconds = Math.round(options.idleMs / 1000);
+      idle = setTimeout(
+        () => fail(new Invalid(`Nothing arrived for ${seconds} s: the upload stalled.`)),
+        options.idleMs,
+      );
+    };
+    waitForMore();
+    source.on("data", waitForMore);
     // The newest LOOKAHEAD_BYTES of the file wait here until more of the form has been read.
     const held: Uint8Array[] = [];
     let heldBytes = 0;
@@ -101,6 +119,8 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
       if (!file && !info.valueTruncated && !(name in fields)) fields[name] = value;
     });
     parser.on("file", (_field, part, info) => {
+      source.off("data", waitForMore);
+      clearTimeout(idle);
       part.on("error", () => {}); // the parser reports the same failure
       part.on("data", (chunk: Uint8Array) => {
         if (settled) return;
@@ -143,7 +163,12 @@ export function multipartFile(request: Request): Promise<UploadedFile> {
       }
     });
     parser.on("error", fail);
-    source.on("error", fail);
+    source.on("error", (error) => {
+      // The request's body failed: the client went away, or the body went past its limit.
+      if (error instanceof PensieveError) return fail(error);
+      const detail = error instanceof Error ? error.message : String(error);
+      fail(new Invalid(`The upload was cut off before its end (${detail}).`));
+    });
     source.pipe(parser);
   });
 }

@@ -3,6 +3,7 @@ import {
   type ImportedConversation,
   type ImportedMessage,
   ImportProblem,
+  importTime,
   isRecord,
 } from "./imported.ts";
 
@@ -21,9 +22,14 @@ const ROLES: Record<string, Role> = {
 };
 
 function seconds(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) && value > 0
-    ? Math.round(value * 1000)
-    : undefined;
+  return typeof value === "number" && value > 0 ? importTime(value * 1000) : undefined;
+}
+
+/** An id as the export gives it: text (or a number); anything else is no id. */
+function idText(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return null;
 }
 
 /** One part of a multimodal message: text as is, an image or file as a placeholder. */
@@ -62,12 +68,16 @@ function contentText(content: Record<string, unknown>): string {
 
 /** The thread the user saw: from current_node up through parent links, oldest first. */
 function visibleThread(mapping: Record<string, Node>, currentNode: unknown, id: string): Node[] {
-  let start = typeof currentNode === "string" && mapping[currentNode] ? currentNode : null;
+  // Only the mapping's own nodes: a name like "constructor" must not reach Object's prototype.
+  const nodeOf = (key: string): Node | undefined =>
+    Object.hasOwn(mapping, key) && isRecord(mapping[key]) ? mapping[key] : undefined;
+  let start = typeof currentNode === "string" && nodeOf(currentNode) ? currentNode : null;
   if (!start) {
     // No current_node: the newest leaf, by its message's time.
     let best: { id: string; time: number } | null = null;
     for (const [key, node] of Object.entries(mapping)) {
-      if (node.children && node.children.length > 0) continue;
+      if (!isRecord(node)) continue;
+      if (Array.isArray(node.children) && node.children.length > 0) continue;
       const time = seconds(node.message?.create_time) ?? 0;
       if (!best || time >= best.time) best = { id: key, time };
     }
@@ -75,12 +85,13 @@ function visibleThread(mapping: Record<string, Node>, currentNode: unknown, id: 
   }
   const thread: Node[] = [];
   const seen = new Set<string>();
-  for (let key = start; key; key = mapping[key]?.parent ?? null) {
+  for (let key = start; key !== null;) {
     if (seen.has(key)) throw new ImportProblem(id, "mapping", "parent links form a loop");
     seen.add(key);
-    const node = mapping[key];
+    const node = nodeOf(key);
     if (!node) break;
-    thread.push({ ...node, id: node.id ?? key });
+    thread.push({ ...node, id: idText(node.id) ?? key });
+    key = idText(node.parent);
   }
   return thread.reverse();
 }
@@ -90,9 +101,9 @@ export function fromChatGpt(raw: unknown, position: number): ImportedConversatio
   if (!isRecord(raw)) {
     throw new ImportProblem(`conversation #${position + 1}`, "(root)", "is not an object");
   }
-  const sourceId = String(raw.conversation_id ?? raw.id ?? "");
+  const sourceId = idText(raw.conversation_id ?? raw.id) ?? "";
   const label = sourceId || `conversation #${position + 1}`;
-  if (!sourceId) throw new ImportProblem(label, "id", "is missing");
+  if (!sourceId) throw new ImportProblem(label, "id", "is missing or not text");
   if (!isRecord(raw.mapping)) throw new ImportProblem(label, "mapping", "is missing");
   const messages: ImportedMessage[] = [];
   const models = new Set<string>();
@@ -102,13 +113,16 @@ export function fromChatGpt(raw: unknown, position: number): ImportedConversatio
     const meta = isRecord(message.metadata) ? message.metadata : {};
     if (message.weight === 0 || meta.is_visually_hidden_from_conversation === true) continue;
     const author = isRecord(message.author) ? message.author : {};
-    const role = ROLES[String(author.role)];
+    const role = typeof author.role === "string" && Object.hasOwn(ROLES, author.role)
+      ? ROLES[author.role]
+      : undefined;
     if (!role) continue;
     const content = isRecord(message.content) ? message.content : null;
     if (!content) continue;
     const text = contentText(content);
     if (!text) continue;
-    const metadata: Metadata = { source_id: String(message.id ?? node.id) };
+    const messageId = idText(message.id) ?? node.id!;
+    const metadata: Metadata = { source_id: messageId };
     if (content.content_type && content.content_type !== "text") {
       metadata.content_type = content.content_type;
     }
@@ -123,7 +137,7 @@ export function fromChatGpt(raw: unknown, position: number): ImportedConversatio
       );
     }
     messages.push({
-      sourceId: String(message.id ?? node.id),
+      sourceId: messageId,
       role,
       content: text,
       createdAt: seconds(message.create_time),

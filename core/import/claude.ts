@@ -3,6 +3,7 @@ import {
   type ImportedConversation,
   type ImportedMessage,
   ImportProblem,
+  importTime,
   isRecord,
 } from "./imported.ts";
 
@@ -10,8 +11,7 @@ type ClaudeMessage = Record<string, unknown> & { uuid?: string; parent_message_u
 
 function iso(value: unknown): number | undefined {
   if (typeof value !== "string") return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  return importTime(Date.parse(value));
 }
 
 /**
@@ -47,9 +47,11 @@ export function fromClaude(raw: unknown, position: number): ImportedConversation
   if (!Array.isArray(raw.chat_messages)) {
     throw new ImportProblem(label, "chat_messages", "is not a list");
   }
+  for (const [i, m] of raw.chat_messages.entries()) {
+    if (!isRecord(m)) throw new ImportProblem(label, `chat_messages[${i}]`, "is not an object");
+  }
   const messages: ImportedMessage[] = [];
   for (const [i, m] of activeBranch(raw.chat_messages as ClaudeMessage[]).entries()) {
-    if (!isRecord(m)) throw new ImportProblem(label, `chat_messages[${i}]`, "is not an object");
     const role = m.sender === "human" ? "user" : m.sender === "assistant" ? "assistant" : null;
     if (!role) continue;
     const texts: string[] = [];
@@ -75,7 +77,9 @@ export function fromClaude(raw: unknown, position: number): ImportedConversation
     const attachments = (Array.isArray(m.attachments) ? m.attachments : []).filter(isRecord);
     const files = (Array.isArray(m.files) ? m.files : []).filter(isRecord);
     if (!text && !attachments.length && !files.length) continue;
-    const metadata: Metadata = { source_id: String(m.uuid ?? `${sourceId}:${i}`) };
+    // A message without a text uuid is named by its place in the branch.
+    const messageId = typeof m.uuid === "string" && m.uuid ? m.uuid : `${sourceId}:${i}`;
+    const metadata: Metadata = { source_id: messageId };
     if (thinking.length) metadata.thinking = thinking.join("\n\n");
     if (tools.length) metadata.tool_calls = tools;
     if (attachments.length) {
@@ -90,7 +94,7 @@ export function fromClaude(raw: unknown, position: number): ImportedConversation
     const shown = text || attachments.map((a) => `[attachment: ${a.file_name ?? "file"}]`)
       .concat(files.map((f) => `[file: ${f.file_name ?? "file"}]`)).join("\n");
     messages.push({
-      sourceId: String(m.uuid ?? `${sourceId}:${i}`),
+      sourceId: messageId,
       role,
       content: shown,
       createdAt: iso(m.created_at),

@@ -1,68 +1,100 @@
-import { JSONParser } from "@streamparser/json";
 import { deserialize } from "bson";
-import { Invalid } from "../errors.ts";
+import { Invalid, PensieveError } from "../errors.ts";
+import { JsonValues } from "./json_values.ts";
 
 /** BSON documents are at most 16 MiB; a length past that means the file is not a BSON dump. */
 const BSON_MAX = 16 * 1024 * 1024 + 16 * 1024;
+/**
+ * A JSON document may be this large: MongoDB's 16 MiB in Extended JSON, with room to spare. A
+ * larger one is passed over and reported, never held.
+ */
+const JSON_DOCUMENT_MAX = 64 * 1024 * 1024;
+/** Deeper than any document of the original Pensieve nests. */
+const JSON_DEPTH_MAX = 256;
+
+/** A document of a dump that could not be read, in its place: the reason says why. */
+export class UnreadableDocument {
+  constructor(readonly position: number, readonly reason: string) {}
+}
 
 /**
  * Streams the documents out of a database dump: a `mongodump` `.bson` file, or a `mongoexport`
  * file — JSON lines (its default) or one JSON list (`--jsonArray`) — or a JSON file holding one
- * document or a list of them. One document is held at a time, never the file.
+ * document or a list of them. One document is held at a time, never the file. A JSON document
+ * too large, too deep or not JSON comes out as an UnreadableDocument, and the rest still come.
  */
 export async function* readDocuments(
   input: ReadableStream<Uint8Array>,
   name: string,
 ): AsyncGenerator<unknown> {
   const reader = input.getReader();
-  let first = await reader.read();
-  while (!first.done && first.value.length === 0) first = await reader.read();
-  if (first.done) return;
-  const at = first.value.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
-  const lead = at < 0 ? -1 : first.value[at] === 0xef ? first.value[at + 3] : first.value[at];
-  const chunks = (async function* () {
-    yield first.value!;
-    for (;;) {
-      const next = await reader.read();
-      if (next.done) return;
-      yield next.value;
+  const read = async () => {
+    try {
+      return await reader.read();
+    } catch (error) {
+      if (error instanceof PensieveError) throw error;
+      throw new Invalid(`${name}: could not be read (${(error as Error).message}).`);
     }
-  })();
-  if (lead === 0x5b || lead === 0x7b) yield* jsonDocuments(chunks, name, lead === 0x5b);
-  else yield* bsonDocuments(chunks, name);
+  };
+  try {
+    // White space before JSON says nothing yet; a BSON dump never starts with a chunk of it.
+    let first = await read();
+    while (!first.done && first.value.every(isSpace)) first = await read();
+    if (first.done) return;
+    const at = first.value.findIndex((b) => !isSpace(b));
+    const lead = first.value[at] === 0xef ? first.value[at + 3] : first.value[at];
+    const chunks = (async function* () {
+      yield first.value!;
+      for (;;) {
+        const next = await read();
+        if (next.done) return;
+        yield next.value;
+      }
+    })();
+    if (lead === 0x5b || lead === 0x7b) yield* jsonDocuments(chunks, name);
+    else yield* bsonDocuments(chunks, name);
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
 async function* jsonDocuments(
   chunks: AsyncIterable<Uint8Array>,
   name: string,
-  list: boolean,
 ): AsyncGenerator<unknown> {
-  // A list yields its items; otherwise every top-level object is one document (JSON lines).
-  const parser = list
-    ? new JSONParser({ paths: ["$.*"], keepStack: false })
-    : new JSONParser({ paths: ["$"], keepStack: false, separator: "" });
-  const queue: unknown[] = [];
-  let failure: Error | null = null;
-  parser.onValue = ({ value }) => void queue.push(value);
-  parser.onError = (error) => void (failure ??= error);
-  const fail = (error: Error) => new Invalid(`${name}: the JSON is malformed (${error.message}).`);
-  for await (const chunk of chunks) {
-    try {
-      parser.write(chunk);
-    } catch (error) {
-      failure ??= error as Error;
+  // A list yields its items; otherwise every top-level value is one document (JSON lines).
+  const values = new JsonValues(name, {
+    shape: "list-or-sequence",
+    maxValueBytes: JSON_DOCUMENT_MAX,
+    maxDepth: JSON_DEPTH_MAX,
+    noun: "document",
+  });
+  const ready = function* () {
+    for (let value = values.next(); value; value = values.next()) {
+      if (value.problem !== null) {
+        yield new UnreadableDocument(value.index, `document #${value.index + 1} ${value.problem}`);
+        continue;
+      }
+      try {
+        yield JSON.parse(new TextDecoder().decode(value.bytes!));
+      } catch (error) {
+        yield new UnreadableDocument(
+          value.index,
+          `document #${value.index + 1} is not valid JSON (${(error as Error).message})`,
+        );
+      }
     }
-    while (queue.length) yield queue.shift();
-    if (failure) throw fail(failure);
+  };
+  for await (const chunk of chunks) {
+    values.write(chunk);
+    yield* ready();
   }
-  try {
-    if (!parser.isEnded) parser.end();
-  } catch (error) {
-    // Ending JSON lines after the last complete document is fine; a list must be closed.
-    if (list) failure ??= error as Error;
-  }
-  while (queue.length) yield queue.shift();
-  if (failure) throw fail(failure);
+  values.end();
+  yield* ready();
 }
 
 async function* bsonDocuments(

@@ -2,18 +2,10 @@ import type { Clock } from "../clock.ts";
 import { Conflict, NotFound, PensieveError } from "../errors.ts";
 import type { ImportJob } from "../types.ts";
 import type { Store } from "../../db/store.ts";
-import type { Importer, ImportSummary } from "./importer.ts";
+import { emptySummary, type Importer } from "./importer.ts";
 
 /** Progress is written to the store at most this often. */
 const PROGRESS_INTERVAL_MS = 500;
-
-const EMPTY: ImportSummary = {
-  conversations_created: 0,
-  conversations_updated: 0,
-  conversations_unchanged: 0,
-  messages_added: 0,
-  skipped: [],
-};
 
 /** What an import job reports as it runs, for metrics and logs. */
 export interface ImportJobEvents {
@@ -39,7 +31,7 @@ export class ImportJobs {
     const job: ImportJob = {
       id: crypto.randomUUID(),
       status: "waiting",
-      summary: { ...EMPTY },
+      summary: { ...emptySummary() },
       error: null,
       createdAt: now,
       updatedAt: now,

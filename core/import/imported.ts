@@ -30,11 +30,34 @@ export interface ImportedConversation {
   restore?: boolean;
 }
 
+/** A name taken from a file, cut to a length a message can show. */
+export function shortLabel(text: string, max = 120): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "…";
+}
+
 /** A conversation that cannot be read: which one, and which field is wrong. */
 export class ImportProblem extends Error {
-  constructor(readonly conversation: string, readonly field: string, message: string) {
-    super(`${conversation}: ${field}: ${message}`);
+  readonly conversation: string;
+  constructor(conversation: string, readonly field: string, message: string) {
+    const label = shortLabel(String(conversation));
+    super(`${label}: ${field}: ${message}`);
+    this.conversation = label;
   }
+}
+
+/** The first and last instants a stored time may be: years 0000 to 9999, as ISO 8601 writes them. */
+const EARLIEST = -62167219200000; // 0000-01-01T00:00:00.000Z
+const LATEST = 253402300799999; // 9999-12-31T23:59:59.999Z
+
+/**
+ * A time read from an export, in whole milliseconds, or undefined when it is not one (not a
+ * number, or outside the years 0000–9999 a stored time is shown in).
+ */
+export function importTime(ms: unknown): number | undefined {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return undefined;
+  const whole = Math.round(ms);
+  return whole >= EARLIEST && whole <= LATEST ? whole : undefined;
 }
 
 /** Whether a parsed JSON value is an object (not null, not a list). */

@@ -3,7 +3,7 @@ import { emailSchema } from "../schemas.ts";
 import { uuidFromText } from "../secrets.ts";
 import type { Store } from "../../db/store.ts";
 import { ImportProblem } from "./imported.ts";
-import { emptySummary, type Importer, type ImportSummary } from "./importer.ts";
+import { emptySummary, type Importer, type ImportSummary, noteSkipped } from "./importer.ts";
 import { fromLegacyPensieve, legacyId, legacyUser } from "./legacy_pensieve.ts";
 
 /** The original Pensieve's data, as documents of its two MongoDB collections. */
@@ -89,7 +89,7 @@ export class LegacyMigration {
       await this.importer.add(userId, conversation, summary);
     } catch (error) {
       if (!(error instanceof ImportProblem)) throw error;
-      summary.skipped.push({ conversation: error.conversation, reason: error.message });
+      noteSkipped(summary, error.conversation, error.message);
     }
   }
 

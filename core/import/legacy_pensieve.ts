@@ -1,9 +1,11 @@
 import { LIMITS } from "../limits.ts";
 import type { Metadata, Role } from "../types.ts";
+import { UnreadableDocument } from "./document_reader.ts";
 import {
   type ImportedConversation,
   type ImportedMessage,
   ImportProblem,
+  importTime,
   isRecord,
 } from "./imported.ts";
 
@@ -32,6 +34,15 @@ const ROLES: Record<string, Role> = {
   function: "tool",
 };
 
+/**
+ * A bcrypt hash as passlib and others write it: `$2a$`, `$2b$` or `$2y$` (the same algorithm),
+ * a two-digit cost, 22 characters of salt and 31 of hash. `$2x$` (an old buggy variant) is not
+ * one bcrypt libraries verify.
+ */
+const BCRYPT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+/** passlib's default is 12; 16 takes a few seconds to verify here, more would take minutes. */
+const BCRYPT_MAX_COST = 16;
+
 const NAIVE_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
 /**
@@ -40,14 +51,21 @@ const NAIVE_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
  * means UTC.
  */
 export function legacyTime(value: unknown): number | undefined {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
-  if (isRecord(value) && "$date" in value) return legacyTime(value.$date);
-  if (isRecord(value) && typeof value.$numberLong === "string") return Number(value.$numberLong);
-  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (value instanceof Date) return importTime(value.getTime());
+  if (isRecord(value) && "$date" in value) {
+    // One level only: {"$date": {"$numberLong": "…"}} is Extended JSON, deeper is not.
+    const inner = value.$date;
+    if (isRecord(inner)) {
+      return typeof inner.$numberLong === "string" && /^-?\d{1,16}$/.test(inner.$numberLong)
+        ? importTime(Number(inner.$numberLong))
+        : undefined;
+    }
+    return legacyTime(inner);
+  }
+  if (typeof value === "number") return importTime(value);
   if (typeof value !== "string") return undefined;
   const text = NAIVE_TIME.test(value) ? `${value.replace(" ", "T")}Z` : value;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  return importTime(Date.parse(text));
 }
 
 /** An id as MongoDB keeps it: a string, or an ObjectId (`{"$oid": …}` in Extended JSON). */
@@ -64,29 +82,31 @@ export function legacyId(value: unknown): string | null {
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (content === null || content === undefined) return "";
-  if (Array.isArray(content)) return content.map(textOf).filter(Boolean).join("\n\n");
+  if (Array.isArray(content)) {
+    // Blocks are one list deep; anything nested further is kept as its JSON.
+    return content.map((block) => Array.isArray(block) ? asJson(block) : textOf(block))
+      .filter(Boolean).join("\n\n");
+  }
   if (isRecord(content)) {
     if (typeof content.text === "string") return content.text;
     if (content.type === "image") return "[image]";
   }
-  return JSON.stringify(content);
+  return asJson(content);
 }
 
-/** The metadata that fits the conversation limit, key by key; the names of the rest. */
-function boundedMetadata(rest: Record<string, unknown>): Metadata {
-  const kept: Metadata = {};
-  const dropped: string[] = [];
-  let size = 2;
-  for (const [key, value] of Object.entries(rest)) {
-    const entry = JSON.stringify({ [key]: value }).length - 1;
-    if (size + entry > LIMITS.metadataBytes - 200) dropped.push(key);
-    else {
-      kept[key] = value as Metadata[string];
-      size += entry;
-    }
+function asJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? "";
+  } catch {
+    return ""; // a BigInt or a cycle: nothing a message can show
   }
-  if (dropped.length) kept.dropped_keys = dropped.slice(0, 20);
-  return kept;
+}
+
+/** The document as a record, or the reason it cannot be read. */
+function documentOf(raw: unknown, label: string): Record<string, unknown> {
+  if (raw instanceof UnreadableDocument) throw new ImportProblem(label, "(root)", raw.reason);
+  if (!isRecord(raw)) throw new ImportProblem(label, "(root)", "is not an object");
+  return raw;
 }
 
 /**
@@ -95,10 +115,8 @@ function boundedMetadata(rest: Record<string, unknown>): Metadata {
  * `updated_at`), as the driver reads it or as `mongoexport` and its API wrote it (`id` for `_id`).
  * Title and tags come from `metadata`; the rest of `metadata` is kept.
  */
-export function fromLegacyPensieve(raw: unknown, position: number): ImportedConversation {
-  if (!isRecord(raw)) {
-    throw new ImportProblem(`conversation #${position + 1}`, "(root)", "is not an object");
-  }
+export function fromLegacyPensieve(document: unknown, position: number): ImportedConversation {
+  const raw = documentOf(document, `conversation #${position + 1}`);
   const sourceId = legacyId(raw._id) ?? legacyId(raw.id);
   const label = sourceId ?? `conversation #${position + 1}`;
   if (!sourceId) throw new ImportProblem(label, "_id", "is missing");
@@ -108,12 +126,12 @@ export function fromLegacyPensieve(raw: unknown, position: number): ImportedConv
   for (const [i, m] of raw.messages.entries()) {
     if (!isRecord(m)) throw new ImportProblem(label, `messages[${i}]`, "is not an object");
     const given = typeof m.role === "string" ? m.role.trim().toLowerCase() : "";
-    const role = ROLES[given];
+    const role = Object.hasOwn(ROLES, given) ? ROLES[given] : undefined;
     const content = textOf(m.content).trim();
     if (!content) continue;
     const metadata: Metadata = {};
     // An unknown role is kept as a system message that says what it was, not dropped.
-    if (!role) metadata.original_role = given || null;
+    if (!role) metadata.original_role = given.slice(0, 100) || null;
     messages.push({
       sourceId: `${sourceId}:${i}`,
       role: role ?? "system",
@@ -130,7 +148,8 @@ export function fromLegacyPensieve(raw: unknown, position: number): ImportedConv
     createdAt,
     updatedAt: legacyTime(raw.updated_at),
     messages,
-    metadata: { ...boundedMetadata(rest), source_id: sourceId },
+    // source_id first, so it is kept when the rest is cut to the size limit.
+    metadata: Object.assign({ source_id: sourceId }, rest, { source_id: sourceId }),
     tags: Array.isArray(tags)
       ? [
         ...new Set(
@@ -151,17 +170,31 @@ export function isLegacyConversation(record: Record<string, unknown>): boolean {
 }
 
 /** One account of the original Pensieve, or the reason it cannot be brought over. */
-export function legacyUser(raw: unknown, position: number): LegacyUser {
+export function legacyUser(document: unknown, position: number): LegacyUser {
   const label = `user #${position + 1}`;
-  if (!isRecord(raw)) throw new ImportProblem(label, "(root)", "is not an object");
+  const raw = documentOf(document, label);
   const id = legacyId(raw._id) ?? legacyId(raw.id);
   if (!id) throw new ImportProblem(label, "_id", "is missing");
   if (typeof raw.email !== "string" || !raw.email.includes("@")) {
     throw new ImportProblem(id, "email", "is missing or not an email address");
   }
   const hash = raw.hashed_password ?? raw.password_hash;
-  if (typeof hash !== "string" || !/^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) {
-    throw new ImportProblem(raw.email, "hashed_password", "is not a bcrypt hash");
+  const bcrypt = typeof hash === "string" ? BCRYPT.exec(hash) : null;
+  if (!bcrypt) throw new ImportProblem(raw.email, "hashed_password", "is not a bcrypt hash");
+  // Each step doubles the work of every sign-in: past the limit, one sign-in would take minutes
+  // of the server's time (and bcrypt knows no cost under 4).
+  const cost = Number(bcrypt[1]);
+  if (cost < 4 || cost > BCRYPT_MAX_COST) {
+    throw new ImportProblem(
+      raw.email,
+      "hashed_password",
+      `has a bcrypt cost of ${cost}; this server verifies 4 to ${BCRYPT_MAX_COST}`,
+    );
   }
-  return { id, email: raw.email, passwordHash: hash, createdAt: legacyTime(raw.created_at) };
+  return {
+    id,
+    email: raw.email,
+    passwordHash: bcrypt[0],
+    createdAt: legacyTime(raw.created_at),
+  };
 }

@@ -1,12 +1,29 @@
 import type { Metadata, Role } from "../types.ts";
-import { type ImportedConversation, ImportProblem, isRecord } from "./imported.ts";
+import { LIMITS } from "../limits.ts";
+import { type ImportedConversation, ImportProblem, importTime, isRecord } from "./imported.ts";
 
 const ROLES = new Set(["user", "assistant", "system", "tool"]);
 
 function time(value: unknown, label: string, field: string): number {
-  const ms = typeof value === "string" ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new ImportProblem(label, field, "is not an ISO time");
+  const ms = typeof value === "string" ? importTime(Date.parse(value)) : undefined;
+  if (ms === undefined) throw new ImportProblem(label, field, "is not an ISO time");
   return ms;
+}
+
+/** A client_message_id as the API takes it, or the reason it is not one. */
+function clientMessageId(value: unknown, label: string, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (
+    typeof value !== "string" || value.length === 0 || value.length > LIMITS.clientMessageIdMax ||
+    value.includes("\u0000") || !value.isWellFormed()
+  ) {
+    throw new ImportProblem(
+      label,
+      field,
+      `is not a client_message_id (text of 1 to ${LIMITS.clientMessageIdMax} characters)`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -26,7 +43,11 @@ export function fromPensieve(raw: unknown, position: number): ImportedConversati
     }
     return {
       sourceId: `${raw.id}:${m.seq ?? i}`,
-      clientMessageId: typeof m.client_message_id === "string" ? m.client_message_id : null,
+      clientMessageId: clientMessageId(
+        m.client_message_id,
+        label,
+        `messages[${i}].client_message_id`,
+      ),
       role: m.role as Role,
       content: m.content,
       createdAt: time(m.created_at, label, `messages[${i}].created_at`),

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { Invalid } from "../../core/errors.ts";
+import { idleLimited } from "../../core/import/idle_upload.ts";
 import type { Services } from "../../core/services.ts";
 import type { ImportJob } from "../../core/types.ts";
 import type { AppEnv } from "../env.ts";
@@ -17,6 +18,9 @@ function jobView(job: ImportJob) {
   };
 }
 
+/** An upload that sends nothing for this long is given up (a stalled or trickling client). */
+const UPLOAD_IDLE_MS = 120_000;
+
 /**
  * The export file and its name: the body itself (named by `?name=`), or the one file part of a
  * multipart form (named by its filename), streamed either way.
@@ -26,11 +30,14 @@ async function fileOf(
   query: string | undefined,
 ): Promise<{ stream: ReadableStream<Uint8Array>; name: string }> {
   if (isMultipart(request)) {
-    const upload = await multipartFile(request);
-    return { stream: upload.stream, name: upload.name ?? query ?? "upload" };
+    const upload = await multipartFile(request, { idleMs: UPLOAD_IDLE_MS });
+    return {
+      stream: idleLimited(upload.stream, UPLOAD_IDLE_MS),
+      name: upload.name ?? query ?? "upload",
+    };
   }
   if (!request.body) throw new Invalid("The body is empty: send the export file.");
-  return { stream: request.body, name: query ?? "upload" };
+  return { stream: idleLimited(request.body, UPLOAD_IDLE_MS), name: query ?? "upload" };
 }
 
 /**

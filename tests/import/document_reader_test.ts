@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Invalid } from "../../core/errors.ts";
-import { readDocuments } from "../../core/import/document_reader.ts";
+import { readDocuments, UnreadableDocument } from "../../core/import/document_reader.ts";
 import { mongodumpFile } from "./_legacy_fixtures.ts";
 
 /** The bytes as a stream of small chunks, so documents straddle chunk edges. */
@@ -38,6 +38,11 @@ Deno.test("readDocuments: a damaged file is a clear Invalid, naming the file", a
     return true;
   });
   await assert.rejects(read('[{"_id": 1},'), Invalid);
-  await assert.rejects(read('{"_id": 1} nonsense'), /malformed/);
+  await assert.rejects(read('{"_id": 1} {"_id": 2'), /ends in the middle of document #2/);
+  // A line that is not JSON is reported in its place; the lines after it still come.
+  const [one, nonsense, two] = await read('{"_id": 1}\nnonsense\n{"_id": 2}\n');
+  assert.deepEqual([one, two], [{ _id: 1 }, { _id: 2 }]);
+  assert.ok(nonsense instanceof UnreadableDocument);
+  assert.match(nonsense.reason, /^document #2 is not valid JSON/);
   await assert.rejects(read(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])), /neither JSON nor a BSON/);
 });
