@@ -98,7 +98,8 @@ export type ExportedConversation = NonNullable<Awaited<ReturnType<typeof exportO
 /** A conversation as a Markdown document: title, then each message under its role and time. */
 export function conversationMarkdown(doc: ExportedConversation): string {
   const head = [
-    `# ${doc.title}`,
+    // One line: a line break in a title would end the heading and start the document's text.
+    `# ${doc.title.replace(/\s+/g, " ").trim()}`,
     "",
     `- source: ${doc.source}`,
     ...(doc.tags.length ? [`- tags: ${doc.tags.join(", ")}`] : []),
@@ -110,11 +111,21 @@ export function conversationMarkdown(doc: ExportedConversation): string {
   return head.concat(body).join("\n");
 }
 
-/** A file name from a title: letters and digits kept (any script), the id's start for uniqueness. */
-function fileName(doc: ExportedConversation): string {
-  const slug = doc.title.normalize("NFC").replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-|-$/g, "")
-    .slice(0, 60) || "conversation";
-  return `${slug}-${doc.id.slice(0, 8)}.md`;
+/**
+ * A file name from a title: letters and digits kept (any script, never a path or a name a system
+ * reserves, since the id's start follows), unique in the zip even where case is not told apart
+ * (two "New chat" conversations whose ids start alike get -2, -3, …).
+ */
+function fileName(doc: ExportedConversation, taken: Set<string>): string {
+  const letters = Array.from(
+    doc.title.normalize("NFC").replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-|-$/g, ""),
+  );
+  const slug = letters.slice(0, 60).join("").replace(/-$/, "") || "conversation";
+  const base = `${slug}-${doc.id.slice(0, 8)}`;
+  let name = `${base}.md`;
+  for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}-${n}.md`;
+  taken.add(name.toLowerCase());
+  return name;
 }
 
 /**
@@ -128,6 +139,7 @@ export function exportMarkdownZip(
 ): ReadableStream<Uint8Array> {
   let ids: string[] | null = null;
   let index = 0;
+  const taken = new Set<string>();
   const pending: Uint8Array[] = [];
   let done = false;
   const zip = new Zip((error, chunk, final) => {
@@ -155,7 +167,7 @@ export function exportMarkdownZip(
           const doc = await exportOne(conversations, userId, ids[index++]);
           if (!doc) continue;
           options.onConversation?.(doc);
-          const file = new ZipDeflate(fileName(doc), { level: 6 });
+          const file = new ZipDeflate(fileName(doc, taken), { level: 6 });
           zip.add(file);
           file.push(new TextEncoder().encode(conversationMarkdown(doc)), true);
         }
