@@ -68,12 +68,53 @@ export function legacyTime(value: unknown): number | undefined {
   return importTime(Date.parse(text));
 }
 
-/** An id as MongoDB keeps it: a string, or an ObjectId (`{"$oid": …}` in Extended JSON). */
+/** Hex ids (ObjectIds, UUIDs) in one case, so the two collections' spellings of one id match. */
+function sameCase(id: string): string {
+  return /^[0-9a-f-]+$/i.test(id) ? id.toLowerCase() : id;
+}
+
+/** Sixteen bytes as a UUID's text. */
+function uuidText(bytes: Uint8Array): string | null {
+  if (bytes.length !== 16) return null;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+/** A UUID kept as BSON binary (subtype 4, or 3 as older Python drivers wrote it), or null. */
+function binaryUuid(value: Record<string, unknown>): string | null {
+  // Extended JSON v2 {"$binary": {"base64", "subType"}}, v1 {"$binary": "…", "$type": "…"}.
+  const binary = isRecord(value.$binary) ? value.$binary : value;
+  const base64 = isRecord(value.$binary) ? binary.base64 : value.$binary;
+  const subType = isRecord(value.$binary) ? binary.subType : value.$type;
+  if (typeof base64 !== "string" || !["03", "04", "3", "4"].includes(String(subType))) return null;
+  try {
+    return uuidText(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * An id as MongoDB keeps it: a string, an ObjectId (`{"$oid": …}` in Extended JSON) or a UUID
+ * (`{"$uuid": …}`, or BSON binary of subtype 4 or 3), as text; hex in lower case.
+ */
 export function legacyId(value: unknown): string | null {
-  if (typeof value === "string" && value) return value;
-  if (isRecord(value) && typeof value.$oid === "string") return value.$oid;
-  if (typeof value === "object" && value !== null && "toHexString" in value) {
-    return (value as { toHexString(): string }).toHexString();
+  if (typeof value === "string" && value) return sameCase(value);
+  if (isRecord(value)) {
+    if (typeof value.$oid === "string") return sameCase(value.$oid);
+    if (typeof value.$uuid === "string") return sameCase(value.$uuid);
+    if ("$binary" in value) return binaryUuid(value);
+  }
+  if (typeof value === "object" && value !== null) {
+    // The driver's own classes: ObjectId and UUID have toHexString; a plain Binary does not.
+    const sub = (value as { sub_type?: unknown }).sub_type;
+    const bytes = (value as { buffer?: unknown }).buffer;
+    if ((sub === 3 || sub === 4) && bytes instanceof Uint8Array) return uuidText(bytes);
+    if ("toHexString" in value && typeof value.toHexString === "function") {
+      return sameCase(String(value.toHexString()));
+    }
   }
   return null;
 }

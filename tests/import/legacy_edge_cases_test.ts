@@ -120,3 +120,60 @@ Deno.test("deno task migrate: hashes no sign-in could verify in time are refused
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task migrate: accounts whose ids are UUIDs kept as BSON binary or $uuid find their conversations, whatever the case", async () => {
+  const server = await startServer();
+  const dir = await Deno.makeTempDir();
+  try {
+    const id = "6f1c7a52-3a0e-4c55-9a43-0c1f3f0e8a11";
+    const base64 = btoa(
+      String.fromCharCode(...id.replaceAll("-", "").match(/../g)!.map((h) => parseInt(h, 16))),
+    );
+    await Deno.writeTextFile(
+      `${dir}/users.json`,
+      lines(JSON.stringify({
+        _id: { $binary: { base64, subType: "04" } },
+        email: "binary@example.com",
+        hashed_password: HASH,
+      })),
+    );
+    await Deno.writeTextFile(
+      `${dir}/conversations.json`,
+      lines(
+        JSON.stringify({
+          _id: "c1",
+          user_id: { $uuid: id },
+          messages: [{ role: "user", content: "by $uuid" }],
+        }),
+        JSON.stringify({
+          _id: "c2",
+          user_id: id.toUpperCase(),
+          messages: [{ role: "user", content: "by text" }],
+        }),
+        JSON.stringify({
+          _id: "c3",
+          user_id: { $binary: base64, $type: "03" },
+          messages: [{ role: "user", content: "by legacy binary" }],
+        }),
+      ),
+    );
+    const run = await migrate(server, [
+      "--users",
+      `${dir}/users.json`,
+      "--conversations",
+      `${dir}/conversations.json`,
+    ]);
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /Accounts: 1 created/);
+    assert.match(run.stdout, /3 new conversations, .* 0 skipped\./);
+    const login = await server.call("/auth/login", {
+      method: "POST",
+      json: { email: "binary@example.com", password: PASSWORD },
+    });
+    const body = await login.json();
+    assert.equal(body.user.id, id, "the account keeps its UUID");
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
