@@ -30,8 +30,9 @@ import { driverError, isDuplicateKey, isTransient } from "./server_errors.ts";
  *   `append_id` under a lease (`append_lease_until`, wall-clock ms shared by every instance).
  * - The owner inserts its messages (tagged with its `append_id`) in chunks, renewing the lease
  *   between them; after a failure whose outcome is unknown it reads which seqs hold its own
- *   messages and writes only the rest. Anything else at or past its first seq is a leftover: it
- *   deletes those (after a renewal proves it still owns the allocation) and carries on.
+ *   messages and writes only the rest. Anything else in its way was written by an allocation
+ *   that no longer owns the head, and so never will again: those are deleted (only ever by that
+ *   dead id and past the committed count, so no timing can make this delete a live message).
  * - It commits with one conditional update: `message_count = next_seq`, version and updated time
  *   bumped. Until then no reader sees any of the batch; from then every reader sees all of it.
  * - Another append finding an allocation whose lease ran out completes it if every message was
@@ -207,50 +208,67 @@ async function renew(context: AppendContext, allocation: Allocation): Promise<bo
   return renewed.matchedCount > 0;
 }
 
-/** Which of the allocation's seqs hold its own messages, and whether any holds someone else's. */
+/**
+ * The messages at or past the allocation's first seq: which seqs hold its own, and which other
+ * allocations wrote the rest (leftovers of given-up ones, or a newer owner's after this one lost).
+ */
 async function occupancy(
   context: AppendContext,
   allocation: Allocation,
-): Promise<{ ours: Set<number>; foreign: boolean }> {
+): Promise<{ ours: Set<number>; others: Set<string> }> {
   const docs = await context.run(() =>
     context.messages.find({
       user_id: allocation.userId,
       conversation_id: allocation.conversationId,
-      seq: { $gte: allocation.start, $lt: allocation.end },
+      seq: { $gte: allocation.start },
     }, { projection: { seq: 1, append_id: 1 } }).toArray()
   );
   const ours = new Set<number>();
-  let foreign = false;
+  const others = new Set<string>();
   for (const doc of docs) {
     if (doc.append_id === allocation.appendId) ours.add(doc.seq);
-    else foreign = true;
+    else others.add(doc.append_id);
   }
-  return { ours, foreign };
+  return { ours, others };
+}
+
+/** The head's owner and committed count, as they are now. */
+function headState(context: AppendContext, userId: string, conversationId: string) {
+  return context.run(() =>
+    context.conversations.findOne({ _id: conversationId, user_id: userId }, {
+      projection: { append_id: 1, message_count: 1 },
+    })
+  );
 }
 
 /**
- * Deletes the leftovers of given-up allocations at or past this allocation's first seq: nothing
- * there is committed, and this allocation is the only one outstanding. A renewal first proves
- * this writer still owns it (for another lease), so a live allocation's messages are never taken.
+ * Deletes what other allocations left in this one's way. Safe whatever the timing: an allocation
+ * owns the head once, and an id that is not the owner when the head is read never is again, so its
+ * messages past the committed count can never be committed. Throws AllocationLost when this
+ * allocation is no longer the owner (the others may then be the new owner's).
  */
-async function clearLeftovers(context: AppendContext, allocation: Allocation): Promise<boolean> {
-  if (!(await renew(context, allocation))) return false;
+async function clearDead(
+  context: AppendContext,
+  allocation: Allocation,
+  others: Set<string>,
+): Promise<void> {
+  const head = await headState(context, allocation.userId, allocation.conversationId);
+  if (!head || head.append_id !== allocation.appendId) throw new AllocationLost();
   await context.run(() =>
     context.messages.deleteMany({
       user_id: allocation.userId,
       conversation_id: allocation.conversationId,
-      seq: { $gte: allocation.start },
-      append_id: { $ne: allocation.appendId },
+      append_id: { $in: [...others] },
+      seq: { $gte: head.message_count },
     })
   );
-  return true;
 }
 
 /**
  * Writes an allocation's messages, in chunks, renewing the lease as it goes. After a failure that
  * may pass (a lost connection, throttling) or a duplicate key, it reads which seqs hold its own
- * messages, clears leftovers of others, and writes the rest, while it keeps making progress.
- * Throws when it gives up; the caller then gives the allocation back.
+ * messages, clears what dead allocations left in the way, and writes the rest, while it keeps
+ * making progress. Throws when it gives up; the caller then gives the allocation back.
  */
 export async function writeAllocation(
   context: AppendContext,
@@ -283,10 +301,7 @@ export async function writeAllocation(
     pending = pending.filter((doc) => !held.ours.has(doc.seq));
     if (pending.length < before) lastProgress = context.wallClock();
     if (!pending.length) return;
-    if (held.foreign || duplicate) {
-      if (!(await clearLeftovers(context, allocation))) throw new AllocationLost();
-      renewedAt = context.wallClock();
-    }
+    if (held.others.size) await clearDead(context, allocation, held.others);
     const delay = backoffDelayMs(attempt++, throttling(failure)?.retryAfterMs ?? null);
     if (context.wallClock() - lastProgress + delay > STALL_MS) {
       throw duplicate ? new AllocationLost() : driverError(failure);
@@ -306,19 +321,26 @@ async function giveBack(context: AppendContext, allocation: Allocation): Promise
         next_seq: allocation.end,
       }, { $set: { next_seq: allocation.start, append_id: null } })
     );
-    await deleteWritten(context, allocation);
+    await dropOwn(context, allocation);
   } catch {
     // The lease runs out and the next append gives it back instead.
   }
 }
 
-/** Deletes an allocation's messages: only ever uncommitted ones, which nobody else can own. */
-function deleteWritten(context: AppendContext, allocation: Allocation) {
-  return context.run(() =>
+/**
+ * Deletes an allocation's own uncommitted messages once it is no longer the owner. While it still
+ * is (a give-back that failed in flight), nothing is deleted: another append may be about to find
+ * every message written and commit them, and then they must all be there.
+ */
+async function dropOwn(context: AppendContext, allocation: Allocation): Promise<void> {
+  const head = await headState(context, allocation.userId, allocation.conversationId);
+  if (head?.append_id === allocation.appendId) return;
+  await context.run(() =>
     context.messages.deleteMany({
       user_id: allocation.userId,
       conversation_id: allocation.conversationId,
       append_id: allocation.appendId,
+      ...(head ? { seq: { $gte: head.message_count } } : {}),
     })
   );
 }
@@ -406,7 +428,7 @@ async function committedAnyway(
     );
     if (mine === allocation.docs.length) return head;
   }
-  if (cleanUp) await deleteWritten(context, allocation).catch(() => {});
+  if (cleanUp) await dropOwn(context, allocation).catch(() => {});
   return null;
 }
 
@@ -661,18 +683,11 @@ export async function completeCreation(
         append_id: allocation.appendId,
       })
     ).catch(() => {});
-    await deleteWritten(context, allocation).catch(() => {});
+    await dropOwn(context, allocation).catch(() => {});
   };
   try {
-    // Messages left under this id by an earlier conversation (deleted, or never finished) are
-    // not this one's; nobody else can write here while this head is being created.
-    await context.run(() =>
-      context.messages.deleteMany({
-        user_id: head.user_id,
-        conversation_id: head._id,
-        append_id: { $ne: allocation.appendId },
-      })
-    );
+    // Messages an earlier conversation under this id left behind are cleared as they get in the
+    // way (writeAllocation): they belong to allocations that can never commit.
     if (allocation.docs.length) await writeAllocation(context, allocation);
   } catch (error) {
     await abandon();
@@ -687,7 +702,7 @@ export async function completeCreation(
   );
   if (!done) {
     // Its lease ran out during a stall and a retry of the same save took the id over.
-    await deleteWritten(context, allocation).catch(() => {});
+    await dropOwn(context, allocation).catch(() => {});
     throw new AllocationLost();
   }
   return done;

@@ -390,3 +390,76 @@ Deno.test("mongo append race: an append racing a delete either lands before it o
   assert.equal(result, null);
   assert.equal(w.messages.docs.length, 0, "its messages are removed");
 });
+
+Deno.test("mongo append race: a writer that stalls while clearing leftovers never deletes the next owner's messages", async () => {
+  const w = world();
+  const c = await createConversation(w.context, USER, input([say("first")]));
+  // A leftover of a dead allocation sits where the next message goes.
+  w.messages.docs.push({
+    _id: "leftover",
+    conversation_id: c._id,
+    user_id: USER,
+    seq: 1,
+    role: "user",
+    content: "dead",
+    created_at: T0,
+    client_message_id: null,
+    client_key: "s:1",
+    metadata_json: null,
+    search_text: "dead",
+    search_chars: "",
+    append_id: "dead",
+    incarnation: c.incarnation,
+  });
+  // Instance A runs into it, sets out to delete it, and stalls on the way for longer than its
+  // lease; instance B takes over meanwhile and appends.
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => release = resolve);
+  let stalledOnce = false;
+  let aClearing!: () => void;
+  const clearing = new Promise<void>((resolve) => aClearing = resolve);
+  w.setHook((op, collection, phase) => {
+    if (
+      !stalledOnce && op === "deleteMany" && collection === "messages" && phase === "before"
+    ) {
+      stalledOnce = true;
+      aClearing();
+      return stalled;
+    }
+    return Promise.resolve();
+  });
+  const a = appendMessages(w.context, USER, c._id, [say("A1")], T0)
+    .then(() => null, (error: unknown) => error);
+  await clearing;
+  w.advance(LEASE_MS + 1);
+  const b = await appendMessages(w.context, USER, c._id, [say("B1")], T0 + 1);
+  assert.equal(b!.messages[0].seq, 1);
+  release();
+  assert.ok((await a) instanceof Unavailable, "A is told it lost");
+  assert.deepEqual(assertConsistent(w, c._id).map((doc) => doc.content), ["first", "B1"]);
+});
+
+Deno.test("mongo append race: a writer cut off after its last insert deletes nothing; its complete batch is committed by the next append", async () => {
+  const w = world();
+  const c = await createConversation(w.context, USER, input());
+  // The insert lands but its answer is lost, and the connection stays down for the next calls.
+  let down = false;
+  w.setHook((op, collection, phase) => {
+    if (down) return Promise.reject(networkError());
+    if (op === "insertMany" && collection === "messages" && phase === "after") {
+      down = true;
+      return Promise.reject(networkError());
+    }
+    return Promise.resolve();
+  });
+  await assert.rejects(
+    appendMessages(w.context, USER, c._id, [say("x"), say("y")], T0),
+    Unavailable,
+  );
+  down = false;
+  w.setHook(async () => {});
+  assert.equal(w.messages.docs.length, 2, "nothing was deleted while it might still commit");
+  w.advance(LEASE_MS + 1);
+  await appendMessages(w.context, USER, c._id, [say("z")], T0 + 1);
+  assert.deepEqual(assertConsistent(w, c._id).map((doc) => doc.content), ["x", "y", "z"]);
+});
