@@ -345,6 +345,27 @@ async function dropOwn(context: AppendContext, allocation: Allocation): Promise<
   );
 }
 
+/**
+ * Runs a write; when it fails in a way that leaves its outcome unknown (a lost connection),
+ * `readBack` looks at whether it took effect: its answer stands in for the write's, and when it
+ * finds nothing (null) the original error is thrown. Both go through the store's throttling retry.
+ */
+async function readBackOnFailure<T>(
+  context: AppendContext,
+  write: () => Promise<T>,
+  readBack: () => Promise<T | null>,
+): Promise<T> {
+  try {
+    return await context.run(write);
+  } catch (error) {
+    if (isDuplicateKey(error)) throw error;
+    if (!(error instanceof Unavailable) && !isTransient(error)) throw error;
+    const found = await readBack().catch(() => null);
+    if (found === null) throw error;
+    return found;
+  }
+}
+
 function pollDelay(attempt: number): number {
   const ceiling = Math.min(100, 5 * 2 ** Math.min(attempt, 10));
   return ceiling / 2 + Math.random() * (ceiling / 2);
@@ -495,25 +516,33 @@ export async function appendMessages(
 
     const start = head.message_count;
     const end = start + plan.inserts.length;
-    const allocated = await context.run(() =>
-      context.conversations.updateOne(
-        {
-          _id: conversationId,
-          user_id: userId,
-          incarnation: head.incarnation,
-          append_id: null,
-          next_seq: start,
-          message_count: start,
-        },
-        {
-          $set: {
-            next_seq: end,
-            append_id: appendId,
-            append_lease_until: context.wallClock() + LEASE_MS,
-            append_updated_at: now,
+    const allocated = await readBackOnFailure(
+      context,
+      () =>
+        context.conversations.updateOne(
+          {
+            _id: conversationId,
+            user_id: userId,
+            incarnation: head.incarnation,
+            append_id: null,
+            next_seq: start,
+            message_count: start,
           },
-        },
-      )
+          {
+            $set: {
+              next_seq: end,
+              append_id: appendId,
+              append_lease_until: context.wallClock() + LEASE_MS,
+              append_updated_at: now,
+            },
+          },
+        ),
+      // Without retryable writes (Cosmos DB) a lost answer would leave this allocation waiting
+      // out its own lease: read whether it was made.
+      async () =>
+        (await headState(context, userId, conversationId))?.append_id === appendId
+          ? { matchedCount: 1 }
+          : null,
     );
     if (allocated.matchedCount === 0) continue;
     const allocation: Allocation = { userId, conversationId, start, end, appendId, docs };
@@ -628,7 +657,17 @@ export async function claimHead(context: AppendContext, head: ConversationDoc): 
       await context.sleep(pollDelay(attempt));
     }
     try {
-      await context.run(() => context.conversations.insertOne(head));
+      await readBackOnFailure(
+        context,
+        async () => {
+          await context.conversations.insertOne(head);
+          return true;
+        },
+        async () =>
+          (await headState(context, head.user_id, head._id))?.append_id === head.append_id
+            ? true
+            : null,
+      );
       return;
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
@@ -693,12 +732,19 @@ export async function completeCreation(
     await abandon();
     throw error;
   }
-  const done = await context.run(() =>
-    context.conversations.findOneAndUpdate(
-      { _id: head._id, user_id: head.user_id, creating: true, append_id: allocation.appendId },
-      { $set: { message_count: allocation.end, append_id: null }, $unset: { creating: "" } },
-      { returnDocument: "after", projection: WITHOUT_SEARCH_FIELDS },
-    )
+  const done = await readBackOnFailure(
+    context,
+    () =>
+      context.conversations.findOneAndUpdate(
+        { _id: head._id, user_id: head.user_id, creating: true, append_id: allocation.appendId },
+        { $set: { message_count: allocation.end, append_id: null }, $unset: { creating: "" } },
+        { returnDocument: "after", projection: WITHOUT_SEARCH_FIELDS },
+      ),
+    () =>
+      context.conversations.findOne(
+        { _id: head._id, user_id: head.user_id, incarnation: head.incarnation, ...VISIBLE },
+        { projection: WITHOUT_SEARCH_FIELDS },
+      ),
   );
   if (!done) {
     // Its lease ran out during a stall and a retry of the same save took the id over.

@@ -463,3 +463,27 @@ Deno.test("mongo append race: a writer cut off after its last insert deletes not
   await appendMessages(w.context, USER, c._id, [say("z")], T0 + 1);
   assert.deepEqual(assertConsistent(w, c._id).map((doc) => doc.content), ["x", "y", "z"]);
 });
+
+Deno.test("mongo append race: a lost answer to the allocation, the new head or its completion is read back, not waited out", async () => {
+  const w = world();
+  const c = await createConversation(w.context, USER, input());
+  w.setHook(failOnce(
+    (op, collection) => op === "updateOne" && collection === "conversations",
+    "after",
+  ));
+  const started = Date.now();
+  const appended = await appendMessages(w.context, USER, c._id, [say("x")], T0);
+  assert.equal(appended!.messages[0].seq, 0);
+  assert.ok(Date.now() - started < LEASE_MS / 2, "no lease was waited out");
+
+  for (const op of ["insertOne", "findOneAndUpdate"]) {
+    w.setHook(failOnce(
+      (name, collection) => name === op && collection === "conversations",
+      "after",
+    ));
+    const made = await createConversation(w.context, USER, input([say("a"), say("b")]));
+    assert.equal(made.message_count, 2, op);
+    assert.equal(assertConsistent(w, made._id).length, 2, op);
+  }
+  assertConsistent(w, c._id);
+});
