@@ -618,3 +618,56 @@ Deno.test("an import of export-shaped documents with odd fields never gets a 5xx
       params(60),
     );
   }));
+
+Deno.test("every route the app mounts (OAuth, pages, MCP, health too) never answers junk with a 5xx", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const mounted = [
+      ...new Set(
+        server.app.hono.routes.filter((r) => r.method !== "ALL").map((r) =>
+          `${r.method} ${r.path}`
+        ),
+      ),
+    ].map((line) => {
+      const [method, path] = line.split(" ");
+      return { method, path };
+    }).filter((r) => !r.path.includes("*"));
+    const request = fc.record({
+      route: fc.constantFrom(...mounted),
+      param: fc.oneof(BAD_IDS, fc.constantFrom("en", "de", "settings")),
+      query: fc.array(fc.tuple(fc.string({ maxLength: 8 }), JUNK_VALUES), { maxLength: 3 }),
+      auth: fc.oneof(fc.constant(`Bearer ${token}`), BAD_AUTHORIZATION, fc.constant(undefined)),
+      type: ODD_CONTENT_TYPES,
+      body: fc.oneof(
+        fc.constant(undefined),
+        jsonValue(2).map(jsonText),
+        fc.constantFrom("a=1&b=%ZZ&redirect_uri=javascript:alert(1)", "{", "\u0000", ""),
+        fc.uint8Array({ maxLength: 64 }),
+      ),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const path = r.route.path.replace(/:[a-z_]+/g, r.param);
+        const query = r.query.length
+          ? "?" + r.query.map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join("&")
+          : "";
+        const headers: Record<string, string> = {};
+        if (r.auth) headers.Authorization = r.auth;
+        if (r.type) headers["Content-Type"] = r.type;
+        const hasBody = r.route.method !== "GET" && r.route.method !== "HEAD";
+        const response = await fetch(server.url + path + query, {
+          method: r.route.method,
+          headers,
+          body: hasBody ? r.body as BodyInit | undefined : undefined,
+        });
+        // An event stream stays open: its status is the answer.
+        const streaming = (response.headers.get("Content-Type") ?? "").includes("event-stream");
+        const text = streaming ? "" : await response.text();
+        if (streaming) await response.body?.cancel();
+        const label = `${r.route.method} ${path}${query}`.slice(0, 300);
+        assert.ok(response.status < 500, `${label}: ${response.status} ${text.slice(0, 300)}`);
+        assert.doesNotMatch(text, /\bat .*\.ts:\d+|node_modules/, `${label}: no stack trace`);
+      }),
+      params(300),
+    );
+  }));
