@@ -10,7 +10,7 @@ import { userPath } from "./user_path.ts";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { Conversations } from "../core/conversations.ts";
-import { conversationMarkdown, type ExportedConversation, Exporter } from "../core/exporter.ts";
+import { type ExportedCount, Exporter } from "../core/exporter.ts";
 import { emailSchema } from "../core/schemas.ts";
 import { openStore } from "../db/open_store.ts";
 import { counting, ProgressLine } from "./report.ts";
@@ -92,7 +92,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = parseConfig(Deno.env.toObject());
-  const store = openStore(config.db);
+  const store = await openStore(config.db);
   let out: Awaited<ReturnType<typeof destination>> | null = null;
   try {
     const email = emailSchema.safeParse(args.email);
@@ -105,23 +105,24 @@ async function main(): Promise<number> {
     let conversations = 0;
     let messages = 0;
     const progress = new ProgressLine();
-    const onConversation = (doc: ExportedConversation) => {
+    const onConversation = (written: ExportedCount) => {
       conversations++;
-      messages += doc.messages.length;
+      messages += written.messages;
       progress.update(null, `${conversations} conversations, ${messages} messages`);
     };
     let body: ReadableStream<Uint8Array>;
     if (args.conversation !== null) {
-      const doc = /^[0-9a-f-]{36}$/i.test(args.conversation)
-        ? await exporter.one(user.id, args.conversation)
+      const one = /^[0-9a-f-]{36}$/i.test(args.conversation)
+        ? await exporter.oneStream(user.id, args.conversation, {
+          format: args.format,
+          onConversation,
+        })
         : null;
-      if (!doc) {
+      if (!one) {
         console.error(`${user.email} has no conversation with the id ${args.conversation}.`);
         return 1;
       }
-      onConversation(doc);
-      const text = args.format === "markdown" ? conversationMarkdown(doc) : JSON.stringify(doc);
-      body = ReadableStream.from([new TextEncoder().encode(text)]);
+      body = one;
     } else if (zip) {
       body = exporter.markdownZip(user.id, { onConversation });
     } else {

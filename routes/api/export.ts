@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { conversationMarkdown } from "../../core/exporter.ts";
 import { NotFound } from "../../core/errors.ts";
 import type { Services } from "../../core/services.ts";
 import type { AppEnv } from "../env.ts";
@@ -37,19 +36,21 @@ export function exportRoutes(services: Services): Hono<AppEnv> {
     })
     .get("/:id", async (c) => {
       const id = c.req.param("id");
-      const doc = /^[0-9a-f-]{36}$/i.test(id)
-        ? await exporter.one(c.var.principal.userId, id)
+      const markdown = c.req.query("format") === "markdown";
+      // Streamed a page of messages at a time: a conversation may be far larger than memory.
+      const body = /^[0-9a-f-]{36}$/i.test(id)
+        ? await exporter.oneStream(c.var.principal.userId, id, {
+          format: markdown ? "markdown" : "json",
+        })
         : null;
-      if (!doc) throw new NotFound("No conversation with this id.");
-      if (c.req.query("format") === "markdown") {
-        return new Response(
-          conversationMarkdown(doc),
-          { headers: attachment(`pensieve-${id}.md`, "text/markdown; charset=utf-8") },
-        );
-      }
+      if (!body) throw new NotFound("No conversation with this id.");
       return new Response(
-        JSON.stringify(doc),
-        { headers: attachment(`pensieve-${id}.json`, "application/json; charset=utf-8") },
+        body,
+        {
+          headers: markdown
+            ? attachment(`pensieve-${id}.md`, "text/markdown; charset=utf-8")
+            : attachment(`pensieve-${id}.json`, "application/json; charset=utf-8"),
+        },
       );
     });
 }
