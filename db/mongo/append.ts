@@ -350,8 +350,8 @@ async function dropOwn(context: AppendContext, allocation: Allocation): Promise<
  * `readBack` looks at whether it took effect: its answer stands in for the write's, and when it
  * finds nothing (null) the original error is thrown. Both go through the store's throttling retry.
  */
-async function readBackOnFailure<T>(
-  context: AppendContext,
+export async function readBackOnFailure<T>(
+  context: { run: Run },
   write: () => Promise<T>,
   readBack: () => Promise<T | null>,
 ): Promise<T> {

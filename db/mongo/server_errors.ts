@@ -46,16 +46,22 @@ const TRANSIENT_NAMES = new Set([
  * @example
  * ```ts
  * isTransient({ name: "MongoNetworkError", message: "connection reset" }); // true
+ * isTransient({ name: "MongoBulkWriteError", errorResponse: { name: "MongoNetworkError" } }); // true
  * ```
  */
-export function isTransient(error: unknown): boolean {
-  if (!error || typeof error !== "object") return false;
+export function isTransient(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== "object" || depth > 3) return false;
   if (throttling(error)) return true;
   const record = error as Record<string, unknown>;
   if (typeof record.name === "string" && TRANSIENT_NAMES.has(record.name)) return true;
   const labels = record.errorLabels ?? record.errorLabelSet;
   const list = labels instanceof Set ? [...labels] : Array.isArray(labels) ? labels : [];
-  return list.includes("RetryableWriteError") || list.includes("TransientTransactionError");
+  if (list.includes("RetryableWriteError") || list.includes("TransientTransactionError")) {
+    return true;
+  }
+  // The driver wraps a connection lost during insertMany in a MongoBulkWriteError (labelled only
+  // "ResetPool"), with the network error as its errorResponse.
+  return isTransient(record.errorResponse, depth + 1) || isTransient(record.cause, depth + 1);
 }
 
 /** Server codes for a document or request over the size the server accepts. */

@@ -26,7 +26,12 @@ import type {
   RateCount,
   Store,
 } from "../store.ts";
-import { type AppendContext, appendMessages, createConversation } from "./append.ts";
+import {
+  type AppendContext,
+  appendMessages,
+  createConversation,
+  readBackOnFailure,
+} from "./append.ts";
 import {
   clientOptions,
   DEFAULT_DATABASE,
@@ -272,14 +277,22 @@ export class MongoStore implements Store {
   async createUser(user: User): Promise<void> {
     await this.#setUp();
     try {
-      await this.#run(() =>
-        this.#c.users.insertOne({
-          _id: user.id,
-          email: user.email,
-          password_hash: user.passwordHash,
-          created_at: user.createdAt,
-          tokens_valid_after: user.tokensValidAfter,
-        })
+      // Without retryable writes (Cosmos DB) an answer lost after the insert took effect is read
+      // back, rather than reported as a failure the caller would retry into a Conflict.
+      await readBackOnFailure(
+        { run: this.#run },
+        async () => {
+          await this.#c.users.insertOne({
+            _id: user.id,
+            email: user.email,
+            password_hash: user.passwordHash,
+            created_at: user.createdAt,
+            tokens_valid_after: user.tokensValidAfter,
+          });
+          return true;
+        },
+        async () =>
+          (await this.#c.users.findOne({ _id: user.id }, { projection: { _id: 1 } })) ? true : null,
       );
     } catch (error) {
       if (isDuplicateKey(error)) throw new Conflict("An account with this email already exists.");
@@ -356,7 +369,19 @@ export class MongoStore implements Store {
       expires_at: token.expiresAt,
       last_used_at: null,
     };
-    await this.#run(() => this.#c.personalTokens.insertOne(doc));
+    await readBackOnFailure(
+      { run: this.#run },
+      async () => {
+        await this.#c.personalTokens.insertOne(doc);
+        return true;
+      },
+      async () =>
+        (await this.#c.personalTokens.findOne({ _id: doc._id, user_id: userId }, {
+            projection: { _id: 1 },
+          }))
+          ? true
+          : null,
+    );
     return toPersonalToken(doc);
   }
 
@@ -613,11 +638,18 @@ export class MongoStore implements Store {
     // taken always finds the grant to revoke. Until the code is claimed the grant is pending:
     // invisible to reads, so one left by a redemption that lost or died never shows.
     await this.#storeGrant(grant, refresh);
-    const claimed = await this.#run(() =>
-      this.#c.oauthCodes.updateOne(
-        { _id: codeHash, grant_id: { $in: [null, grant.id] } },
-        { $set: { grant_id: grant.id } },
-      )
+    const claimed = await readBackOnFailure(
+      { run: this.#run },
+      () =>
+        this.#c.oauthCodes.updateOne(
+          { _id: codeHash, grant_id: { $in: [null, grant.id] } },
+          { $set: { grant_id: grant.id } },
+        ),
+      // A lost answer: the claim stands if the code now names this grant.
+      async () =>
+        (await this.#c.oauthCodes.findOne({ _id: codeHash }))?.grant_id === grant.id
+          ? { matchedCount: 1 }
+          : null,
     );
     if (claimed.matchedCount === 0) {
       // Another redemption claimed the code first: withdraw this one's grant.

@@ -15,6 +15,9 @@ const OP_REPLY = 1;
 const OP_QUERY = 2004;
 const OP_MSG = 2013;
 
+/** An answer that drops the connection instead of replying: the client never learns the outcome. */
+export const DROP_CONNECTION: Document = Object.freeze({ dropConnection: true });
+
 /** Answers one command; undefined for `{ ok: 1 }`. */
 export type Answer = (command: Document) => Document | undefined;
 
@@ -144,7 +147,10 @@ export function startWireServer(answer: Answer): WireServer {
             const name = Object.keys(body)[0];
             commands.push({ name, body, at: performance.now() });
             const hello = ["hello", "ismaster", "isMaster"].includes(name);
-            reply = opMsgReply(requestId, hello ? HELLO : answer(body) ?? { ok: 1 });
+            const answered = hello ? HELLO : answer(body) ?? { ok: 1 };
+            // The answer is lost: the connection drops after the command took effect.
+            if (answered === DROP_CONNECTION) throw new Error("connection dropped on purpose");
+            reply = opMsgReply(requestId, answered);
           } else {
             throw new Error(`opcode ${opCode} not spoken here`);
           }

@@ -11,6 +11,13 @@ Deno.test("mongo errors: an unreachable or throttled database is a 503 that name
       { name: "MongoNetworkError", message: "connection 4 to db.internal:27017 closed" },
       { name: "MongoServerError", code: 189, errorLabels: ["RetryableWriteError"] },
       { code: 16500, message: "Error=16500, RetryAfterMs=2500, Details='…'" },
+      // What the driver throws when the connection drops during insertMany.
+      {
+        name: "MongoBulkWriteError",
+        errorLabelSet: new Set(["ResetPool"]),
+        errorResponse: { name: "MongoNetworkError", message: "connection 1 to 10.0.0.5 closed" },
+        writeErrors: [],
+      },
     ]
   ) {
     const mapped = driverError(error);

@@ -1,6 +1,9 @@
+import assert from "node:assert/strict";
+import type { Document } from "bson";
+import type { User } from "../../core/types.ts";
 import { MongoStore } from "../../db/mongo/store.ts";
 import { runStoreContract } from "./store_contract.ts";
-import { memoryEngine, startWireServer } from "./_wire_mongo.ts";
+import { type Answer, DROP_CONNECTION, memoryEngine, startWireServer } from "./_wire_mongo.ts";
 
 /**
  * The whole store contract on the MongoDB store through the real driver, against a loopback
@@ -20,4 +23,89 @@ runStoreContract("mongodb (driver, in-memory wire server)", async () => {
       await server.close();
     },
   };
+});
+
+/** The engine, with the answer to the first command `when` picks lost after it took effect. */
+function losingOnce(when: (command: Document) => boolean): Answer {
+  const engine = memoryEngine();
+  let lost = false;
+  return (command) => {
+    const answer = engine(command);
+    if (!lost && when(command)) {
+      lost = true;
+      return DROP_CONNECTION;
+    }
+    return answer;
+  };
+}
+
+async function withStore(answer: Answer, fn: (store: MongoStore) => Promise<void>) {
+  const server = startWireServer(answer);
+  // A standalone server: the driver makes no retryable writes, as on Cosmos DB.
+  const store = new MongoStore({ url: server.url, warn: () => {} });
+  try {
+    await store.ping();
+    await fn(store);
+  } finally {
+    await store.close();
+    await server.close();
+  }
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+
+Deno.test("mongodb (driver, in-memory wire server): an answer lost after the write took effect is read back through the real driver", async () => {
+  const user: User = {
+    id: crypto.randomUUID(),
+    email: "lost@example.com",
+    passwordHash: "$argon2id$x",
+    createdAt: T0,
+    tokensValidAfter: 0,
+  };
+  await withStore(losingOnce((c) => c.insert === "users"), async (store) => {
+    await store.createUser(user);
+    assert.deepEqual(await store.getUser(user.id), user);
+  });
+  await withStore(losingOnce((c) => c.insert === "messages"), async (store) => {
+    await store.createUser(user);
+    const c = await store.createConversation(user.id, {
+      id: crypto.randomUUID(),
+      title: "t",
+      tags: [],
+      source: "test",
+      metadata: {},
+      messages: [{ role: "user", content: "one" }],
+      now: T0,
+    });
+    const appended = await store.appendMessages(user.id, c.id, [
+      { role: "user", content: "two", clientMessageId: "k2" },
+      { role: "user", content: "three" },
+    ], T0 + 1);
+    assert.deepEqual(appended!.messages.map((m) => m.seq), [1, 2]);
+    const listed = await store.listMessages(user.id, c.id, { limit: 10 });
+    assert.deepEqual(listed.map((m) => [m.seq, m.content]), [[0, "one"], [1, "two"], [2, "three"]]);
+    assert.equal((await store.getConversation(user.id, c.id))!.messageCount, 3);
+  });
+  await withStore(
+    losingOnce((c) => c.findAndModify === "conversations" && c.update?.$inc?.version === 1),
+    async (store) => {
+      await store.createUser(user);
+      const c = await store.createConversation(user.id, {
+        id: crypto.randomUUID(),
+        title: "t",
+        tags: [],
+        source: "test",
+        metadata: {},
+        messages: [],
+        now: T0,
+      });
+      const appended = await store.appendMessages(
+        user.id,
+        c.id,
+        [{ role: "user", content: "x" }],
+        T0,
+      );
+      assert.equal(appended!.conversation.messageCount, 1, "the lost commit is read back");
+    },
+  );
 });
