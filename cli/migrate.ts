@@ -77,7 +77,8 @@ async function mongoSource(url: string, database: string): Promise<LegacySource 
 
 /** Local files: every conversation into one account, whatever user it names. */
 async function migrateFiles(store: Store, email: string, paths: string[]): Promise<number> {
-  const user = await store.findUserByEmail(emailSchema.parse(email));
+  const parsed = emailSchema.safeParse(email);
+  const user = parsed.success ? await store.findUserByEmail(parsed.data) : null;
   if (!user) {
     console.error(`No account with the email ${email}. Register it first, then run this again.`);
     return 1;
@@ -140,7 +141,7 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const store = openStore(parseConfig(Deno.env.toObject()).db);
+  const store = await openStore(parseConfig(Deno.env.toObject()).db);
   try {
     if (fromFiles) return await migrateFiles(store, values.user!, positionals);
     const read = { fraction: 0 };

@@ -177,3 +177,14 @@ Deno.test("deno task migrate: accounts whose ids are UUIDs kept as BSON binary o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task migrate --user: an address that is not an email is told plainly, not as a schema dump", async () => {
+  const server = await startServer();
+  try {
+    const run = await migrate(server, ["--user", "not an email", "nowhere.json"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^No account with the email not an email\./);
+  } finally {
+    await server.close();
+  }
+});
