@@ -101,6 +101,13 @@ export function isTooLarge(error: unknown): boolean {
  */
 export function driverError(error: unknown): unknown {
   if (error instanceof PensieveError) return error;
+  if (isTooOld(error)) {
+    return new Error(
+      "The database server is too old for Pensieve's MongoDB driver, which needs MongoDB 4.4 or " +
+        "newer (Azure Cosmos DB for MongoDB RU: server version 5.0 or newer; vCore: any). " +
+        `The driver said: ${(error as Error).message}`,
+    );
+  }
   if (isTooLarge(error)) {
     return new TooLarge("This is larger than the database accepts in one record.");
   }
@@ -112,4 +119,20 @@ export function driverError(error: unknown): unknown {
     );
   }
   return error;
+}
+
+/**
+ * The server speaks a wire version older than the driver supports: a setting to change, not an
+ * outage to wait out (the driver reports it as a server selection failure).
+ *
+ * @example
+ * ```ts
+ * isTooOld({ message: "Server at h:1 reports maximum wire version 8, but this version of the Node.js Driver requires at least 9 (MongoDB 4.4)" }); // true
+ * ```
+ */
+export function isTooOld(error: unknown): boolean {
+  if (!error || typeof error !== "object") return false;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === "string" &&
+    /wire version \d+, but this version of .*requires/i.test(message);
 }

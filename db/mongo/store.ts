@@ -1,5 +1,5 @@
 import { type Collection, type Db, MongoClient, type OptionalUnlessRequiredId } from "mongodb";
-import { Conflict } from "../../core/errors.ts";
+import { Conflict, Unavailable } from "../../core/errors.ts";
 import type {
   AppendedMessage,
   Conversation,
@@ -146,8 +146,28 @@ export class MongoStore implements Store {
   /** Every database call: throttling waited out, then driver errors mapped (server_errors.ts). */
   readonly #run: Run = (attempt) =>
     withRetry(attempt).catch((error) => {
-      throw driverError(error);
+      throw this.#mapped(error);
     });
+  #lastOutageWarning = -Infinity;
+
+  /**
+   * A driver error as the caller should see it. An outage (or throttling that outlasted the
+   * retries) becomes a 503, which the routes log only at debug level, so the store says so itself:
+   * once a minute at most, naming the error (hosts, never credentials: the driver's messages hold
+   * none).
+   */
+  #mapped(error: unknown): unknown {
+    const mapped = driverError(error);
+    if (mapped instanceof Unavailable) {
+      const now = Date.now();
+      if (now - this.#lastOutageWarning >= 60_000) {
+        this.#lastOutageWarning = now;
+        const name = error instanceof Error ? error.name : "error";
+        this.#warn(`database unavailable (${name}: ${message(error)}); answering 503`);
+      }
+    }
+    return mapped;
+  }
   readonly #append: AppendContext;
   #searchMode: SearchMode;
   #ready: Promise<void> | null = null;
@@ -212,7 +232,7 @@ export class MongoStore implements Store {
       this.#searchMode = await this.#prepareSearch();
     })().catch((error) => {
       this.#ready = null;
-      throw driverError(error);
+      throw this.#mapped(error);
     });
     return this.#ready;
   }

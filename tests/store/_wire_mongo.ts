@@ -110,7 +110,7 @@ export const HELLO = {
 };
 
 /** Starts a server on a free loopback port; `answer` gets every command but the handshake. */
-export function startWireServer(answer: Answer): WireServer {
+export function startWireServer(answer: Answer, hello: Document = HELLO): WireServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const commands: WireServer["commands"] = [];
   const connections = new Set<Deno.Conn>();
@@ -141,13 +141,13 @@ export function startWireServer(answer: Answer): WireServer {
             const size = new DataView(message.buffer).getInt32(queryAt, true);
             const query = deserialize(message.subarray(queryAt, queryAt + size));
             commands.push({ name: Object.keys(query)[0], body: query, at: performance.now() });
-            reply = opReply(requestId, HELLO);
+            reply = opReply(requestId, hello);
           } else if (opCode === OP_MSG) {
             const body = readOpMsg(message);
             const name = Object.keys(body)[0];
             commands.push({ name, body, at: performance.now() });
-            const hello = ["hello", "ismaster", "isMaster"].includes(name);
-            const answered = hello ? HELLO : answer(body) ?? { ok: 1 };
+            const isHello = ["hello", "ismaster", "isMaster"].includes(name);
+            const answered = isHello ? hello : answer(body) ?? { ok: 1 };
             // The answer is lost: the connection drops after the command took effect.
             if (answered === DROP_CONNECTION) throw new Error("connection dropped on purpose");
             reply = opMsgReply(requestId, answered);

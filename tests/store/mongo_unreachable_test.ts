@@ -48,6 +48,9 @@ Deno.test("mongo store: an unreachable server fails ping and calls within the se
     await assert.rejects(store.ping(), unavailable);
     assert.ok(performance.now() - started < 5000, "bounded by the selection timeout");
     assert.equal(store.searchMode, "text", "an unreachable server turns no search mode off");
+    const outages = warnings.filter((w) => w.includes("database unavailable"));
+    assert.equal(outages.length, 1, "the outage is logged, once a minute at most");
+    assert.doesNotMatch(outages[0], /:[^@/]*@/, "no credentials in the log line");
   } finally {
     await store.close();
   }

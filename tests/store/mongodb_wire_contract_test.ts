@@ -3,7 +3,14 @@ import type { Document } from "bson";
 import type { User } from "../../core/types.ts";
 import { MongoStore } from "../../db/mongo/store.ts";
 import { runStoreContract } from "./store_contract.ts";
-import { type Answer, DROP_CONNECTION, memoryEngine, startWireServer } from "./_wire_mongo.ts";
+import { Unavailable } from "../../core/errors.ts";
+import {
+  type Answer,
+  DROP_CONNECTION,
+  HELLO,
+  memoryEngine,
+  startWireServer,
+} from "./_wire_mongo.ts";
 
 /**
  * The whole store contract on the MongoDB store through the real driver, against a loopback
@@ -108,4 +115,19 @@ Deno.test("mongodb (driver, in-memory wire server): an answer lost after the wri
       assert.equal(appended!.conversation.messageCount, 1, "the lost commit is read back");
     },
   );
+});
+
+Deno.test("mongodb (driver, in-memory wire server): a server older than the driver supports is named as such, not as an outage", async () => {
+  const server = startWireServer(memoryEngine(), { ...HELLO, maxWireVersion: 8 });
+  const store = new MongoStore({ url: server.url, warn: () => {} });
+  try {
+    await assert.rejects(store.ping(), (error: Error) => {
+      assert.ok(!(error instanceof Unavailable));
+      assert.match(error.message, /too old.*MongoDB 4\.4.*server version 5\.0/s);
+      return true;
+    });
+  } finally {
+    await store.close();
+    await server.close();
+  }
 });
