@@ -1,5 +1,5 @@
 import type { Collection, Document, Filter, ObjectId } from "mongodb";
-import { Unavailable } from "../../core/errors.ts";
+import { PensieveError, Unavailable } from "../../core/errors.ts";
 import type { ConversationFilter, SearchHit, SearchQuery } from "../../core/types.ts";
 import {
   type ConversationDoc,
@@ -150,6 +150,18 @@ function isMissingIndex(error: unknown): boolean {
       .test(text);
 }
 
+/**
+ * Any other refusal by the server of a `$text` or `$search` query (a server error with a code: a
+ * form of the query this server does not take, as Cosmos DB may answer). Search then moves to the
+ * next mode rather than failing every search. Outages and throttling arrive here as Unavailable,
+ * with no numeric code, and a time limit is the query's own: neither moves it.
+ */
+function isRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "number" && !isTimeLimit(error) && code !== 11000 &&
+    !(error instanceof PensieveError);
+}
+
 function isTimeLimit(error: unknown): boolean {
   return (error as { code?: unknown }).code === 50;
 }
@@ -201,7 +213,9 @@ async function candidates(
       }).toArray()
     );
   } catch (error) {
-    if (mode !== "scan" && isMissingIndex(error)) throw new SearchIndexMissing(String(error));
+    if (mode !== "scan" && (isMissingIndex(error) || isRefusal(error))) {
+      throw new SearchIndexMissing(String(error));
+    }
     if (isTimeLimit(error)) {
       throw new Unavailable("This search reads too much; add a word or a filter.", 1);
     }

@@ -131,3 +131,57 @@ Deno.test("mongodb (driver, in-memory wire server): a server older than the driv
     await server.close();
   }
 });
+
+Deno.test("mongodb (driver, in-memory wire server): a server that takes a text index but refuses the query moves search to the scan, not to 500s", async () => {
+  const engine = memoryEngine();
+  const refusing: Answer = (command) => {
+    if (command.createIndexes && command.indexes.some((i: Document) => i.name === "search_text")) {
+      return { ok: 1 };
+    }
+    if (command.find && command.filter?.$text) {
+      return {
+        ok: 0,
+        code: 2,
+        codeName: "BadValue",
+        errmsg: "this form of $text is not supported",
+      };
+    }
+    return engine(command);
+  };
+  const warnings: string[] = [];
+  const server = startWireServer(refusing);
+  const store = new MongoStore({ url: server.url, warn: (w) => warnings.push(w) });
+  try {
+    await store.ping();
+    assert.equal(store.searchMode, "text");
+    const user: User = {
+      id: crypto.randomUUID(),
+      email: "s@example.com",
+      passwordHash: "x",
+      createdAt: T0,
+      tokensValidAfter: 0,
+    };
+    await store.createUser(user);
+    const c = await store.createConversation(user.id, {
+      id: crypto.randomUUID(),
+      title: "t",
+      tags: [],
+      source: "test",
+      metadata: {},
+      messages: [{ role: "user", content: "walrus facts" }],
+      now: T0,
+    });
+    const hits = await store.searchConversations(user.id, {
+      query: { terms: [{ words: ["walrus"], prefix: false }] },
+      filter: {},
+      offset: 0,
+      limit: 10,
+    });
+    assert.deepEqual(hits.map((h) => h.conversation.id), [c.id]);
+    assert.equal(store.searchMode, "scan");
+    assert.ok(warnings.some((w) => w.includes("using scan")));
+  } finally {
+    await store.close();
+    await server.close();
+  }
+});
