@@ -5,6 +5,7 @@ import {
   ImportProblem,
   importTime,
   isRecord,
+  textOr,
 } from "./imported.ts";
 
 type Node = {
@@ -39,11 +40,11 @@ function partText(part: unknown): string {
   if (part.content_type === "image_asset_pointer") {
     const name = (isRecord(part.metadata) && typeof part.metadata.dalle === "object")
       ? "generated image"
-      : String(part.asset_pointer ?? "image");
+      : textOr(part.asset_pointer, "image");
     return `[image: ${name}]`;
   }
   if (typeof part.text === "string") return part.text;
-  return `[${String(part.content_type ?? "attachment")}]`;
+  return `[${textOr(part.content_type, "attachment")}]`;
 }
 
 /** The text of one message's content, by content type; "" when it has none worth keeping. */

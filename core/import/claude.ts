@@ -5,6 +5,7 @@ import {
   ImportProblem,
   importTime,
   isRecord,
+  textOr,
 } from "./imported.ts";
 
 type ClaudeMessage = Record<string, unknown> & { uuid?: string; parent_message_uuid?: string };
@@ -20,17 +21,19 @@ function iso(value: unknown): number | undefined {
  */
 function activeBranch(messages: ClaudeMessage[]): ClaudeMessage[] {
   if (!messages.some((m) => typeof m.parent_message_uuid === "string")) return messages;
-  const byId = new Map(messages.map((m) => [String(m.uuid), m]));
-  const hasChild = new Set(messages.map((m) => String(m.parent_message_uuid)));
-  const leaves = messages.filter((m) => !hasChild.has(String(m.uuid)));
+  const id = (m: ClaudeMessage) => textOr(m.uuid, "");
+  const parent = (m: ClaudeMessage) => textOr(m.parent_message_uuid, "");
+  const byId = new Map(messages.map((m) => [id(m), m]));
+  const hasChild = new Set(messages.map(parent));
+  const leaves = messages.filter((m) => !hasChild.has(id(m)));
   const leaf = leaves.reduce<ClaudeMessage | undefined>(
     (best, m) => !best || (iso(m.created_at) ?? 0) >= (iso(best.created_at) ?? 0) ? m : best,
     undefined,
   );
   const branch: ClaudeMessage[] = [];
   const seen = new Set<string>();
-  for (let m = leaf; m && !seen.has(String(m.uuid)); m = byId.get(String(m.parent_message_uuid))) {
-    seen.add(String(m.uuid));
+  for (let m = leaf; m && !seen.has(id(m)); m = byId.get(parent(m))) {
+    seen.add(id(m));
     branch.push(m);
   }
   return branch.reverse();
@@ -91,8 +94,9 @@ export function fromClaude(raw: unknown, position: number): ImportedConversation
       }));
     }
     if (files.length) metadata.files = files.map((f) => f.file_name ?? f.file_uuid ?? null);
-    const shown = text || attachments.map((a) => `[attachment: ${a.file_name ?? "file"}]`)
-      .concat(files.map((f) => `[file: ${f.file_name ?? "file"}]`)).join("\n");
+    const shown = text ||
+      attachments.map((a) => `[attachment: ${textOr(a.file_name, "file")}]`)
+        .concat(files.map((f) => `[file: ${textOr(f.file_name, "file")}]`)).join("\n");
     messages.push({
       sourceId: messageId,
       role,

@@ -60,6 +60,16 @@ export function importTime(ms: unknown): number | undefined {
   return whole >= EARLIEST && whole <= LATEST ? whole : undefined;
 }
 
+/**
+ * A value as text when it is one (or a number or boolean), else `fallback`: an object from a file
+ * may carry a "toString" member, which String() and template literals would trip over.
+ */
+export function textOr(value: unknown, fallback: string): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return fallback;
+}
+
 /** Whether a parsed JSON value is an object (not null, not a list). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -7,6 +7,7 @@ import {
   ImportProblem,
   importTime,
   isRecord,
+  textOr,
 } from "./imported.ts";
 
 /** The source recorded on conversations brought over from the original Pensieve. */
@@ -88,7 +89,9 @@ function binaryUuid(value: Record<string, unknown>): string | null {
   const binary = isRecord(value.$binary) ? value.$binary : value;
   const base64 = isRecord(value.$binary) ? binary.base64 : value.$binary;
   const subType = isRecord(value.$binary) ? binary.subType : value.$type;
-  if (typeof base64 !== "string" || !["03", "04", "3", "4"].includes(String(subType))) return null;
+  if (typeof base64 !== "string" || !["03", "04", "3", "4"].includes(textOr(subType, ""))) {
+    return null;
+  }
   try {
     return uuidText(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
   } catch {

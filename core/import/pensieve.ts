@@ -1,6 +1,12 @@
 import type { Metadata, Role } from "../types.ts";
 import { LIMITS } from "../limits.ts";
-import { type ImportedConversation, ImportProblem, importTime, isRecord } from "./imported.ts";
+import {
+  type ImportedConversation,
+  ImportProblem,
+  importTime,
+  isRecord,
+  textOr,
+} from "./imported.ts";
 
 const ROLES = new Set(["user", "assistant", "system", "tool"]);
 
@@ -38,11 +44,11 @@ export function fromPensieve(raw: unknown, position: number): ImportedConversati
   if (typeof raw.id !== "string") throw new ImportProblem(label, "id", "is missing");
   if (!Array.isArray(raw.messages)) throw new ImportProblem(label, "messages", "is not a list");
   const messages = raw.messages.map((m, i) => {
-    if (!isRecord(m) || !ROLES.has(String(m.role)) || typeof m.content !== "string") {
+    if (!isRecord(m) || !ROLES.has(textOr(m.role, "")) || typeof m.content !== "string") {
       throw new ImportProblem(label, `messages[${i}]`, "needs a role and a content");
     }
     return {
-      sourceId: `${raw.id}:${m.seq ?? i}`,
+      sourceId: `${raw.id}:${textOr(m.seq, String(i))}`,
       clientMessageId: clientMessageId(
         m.client_message_id,
         label,

@@ -262,3 +262,38 @@ Deno.test("import: a title past the limit is cut with an ellipsis, not a line br
     assert.ok(c.title.endsWith("Long…") || c.title.endsWith(" …"), c.title.slice(-20));
     assert.ok(!c.title.includes("\n"));
   }));
+
+Deno.test("import: an object with a toString member where text belongs is no crash; the rest is imported", () =>
+  withServer(async (server) => {
+    const { token } = await signUp(server);
+    const trap = { toString: 1, valueOf: 2 };
+    const chatgpt = chatgptBranched();
+    (chatgpt.mapping.n2.message as Json).content = {
+      content_type: "multimodal_text",
+      parts: [{ content_type: trap }, { content_type: "image_asset_pointer", asset_pointer: trap }],
+    };
+    const claude = claudeConversation();
+    (claude.chat_messages[2] as Json).uuid = trap;
+    (claude.chat_messages[1] as Json).parent_message_uuid = trap;
+    const attachmentOnly = claudeConversation();
+    attachmentOnly.uuid = "attachment-only";
+    attachmentOnly.chat_messages = [{
+      uuid: "x",
+      sender: "human",
+      text: "",
+      attachments: [{ file_name: trap }],
+    } as Json];
+    const restored = pensieveExport([
+      pensieveConversation({ title: "Role trap" }, { role: trap }),
+      pensieveConversation({ title: "Seq trap" }, { seq: trap }),
+    ]).conversations;
+    const res = await importFile(server, token, [chatgpt, claude, attachmentOnly, ...restored]);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.summary.conversations_created, 4, JSON.stringify(res.body.summary));
+    assert.match(res.body.summary.skipped[0].reason, /messages\[0\]: needs a role and a content/);
+    const all = await conversationsOf(server, token);
+    const images = all.find((c) => c.metadata.source_id === "cg-branch").messages[0].content;
+    assert.equal(images, "[attachment]\n[image: image]");
+    const attached = all.find((c) => c.metadata.source_id === "attachment-only");
+    assert.equal(attached.messages[0].content, "[attachment: file]");
+  }));
