@@ -169,15 +169,24 @@ export function atlasIndexSpecs(): AtlasIndexSpec[] {
 const INDEX_OPTIONS_CONFLICT = new Set([85, 86]);
 
 /**
- * Creates the indexes that do not exist yet. An existing expiry index with another grace period
- * is kept (with a warning): changing it needs a `collMod` an operator should choose to run.
+ * Creates the indexes that do not exist yet. Those that do (by name) are not created again: Cosmos
+ * DB's RU API builds a unique index only on an empty collection, and whether it answers a repeated
+ * request for an existing one with success is not something to stake every restart on. Where the
+ * existing indexes cannot be listed, every spec is sent (creating an existing index is a no-op on
+ * MongoDB). An existing expiry index with another grace period is kept (with a warning): changing
+ * it needs a `collMod` an operator should choose to run.
  */
 export async function createIndexes(
   db: Db,
   specs: IndexSpec[],
   warn: (message: string) => void,
 ): Promise<void> {
+  const existing = new Map<string, Set<string> | null>();
   for (const spec of specs) {
+    if (!existing.has(spec.collection)) {
+      existing.set(spec.collection, await indexNames(db, spec.collection));
+    }
+    if (existing.get(spec.collection)?.has(spec.options.name)) continue;
     try {
       await db.collection(spec.collection).createIndex(spec.key, spec.options);
     } catch (error) {
@@ -191,5 +200,17 @@ export async function createIndexes(
       }
       throw error;
     }
+  }
+}
+
+/** The names of a collection's indexes: empty when it does not exist, null when unknown. */
+async function indexNames(db: Db, collection: string): Promise<Set<string> | null> {
+  try {
+    const indexes = await db.collection(collection).listIndexes().toArray();
+    return new Set(indexes.map((index) => String(index.name)));
+  } catch (error) {
+    // NamespaceNotFound: nothing exists yet.
+    if ((error as { code?: unknown }).code === 26) return new Set();
+    return null;
   }
 }

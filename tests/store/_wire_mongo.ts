@@ -300,6 +300,20 @@ export function memoryEngine(): Answer {
           }
           return { ok: 1, numIndexesAfter: coll.indexes.length + 1 };
         }
+        case "listIndexes": {
+          const coll = databases.get(db)?.get(command.listIndexes);
+          if (!coll) return failure(26, "NamespaceNotFound", `ns does not exist`);
+          const specs = [
+            { v: 2, key: { _id: 1 }, name: "_id_" },
+            ...coll.indexes.map((index) => ({
+              v: 2,
+              key: Object.fromEntries(index.keys.map((k) => [k, 1])),
+              name: index.name,
+              ...(index.unique ? { unique: true } : {}),
+            })),
+          ];
+          return cursor(db, command.listIndexes, specs);
+        }
         case "insert": {
           const coll = collection(db, command.insert);
           let n = 0;

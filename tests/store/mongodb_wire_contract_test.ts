@@ -185,3 +185,30 @@ Deno.test("mongodb (driver, in-memory wire server): a server that takes a text i
     await server.close();
   }
 });
+
+Deno.test("mongodb (driver, in-memory wire server): a restart over existing data asks for no index it has (Cosmos DB RU builds unique ones only on empty collections)", async () => {
+  const server = startWireServer(memoryEngine());
+  try {
+    const first = new MongoStore({ url: server.url, warn: () => {} });
+    await first.ping();
+    await first.createUser({
+      id: crypto.randomUUID(),
+      email: "r@example.com",
+      passwordHash: "x",
+      createdAt: T0,
+      tokensValidAfter: 0,
+    });
+    await first.close();
+    const before = server.commands.length;
+    const second = new MongoStore({ url: server.url, warn: () => {} });
+    await second.ping();
+    await second.close();
+    const again = server.commands.slice(before).filter((c) =>
+      c.name === "createIndexes" &&
+      (c.body.indexes as Document[]).some((index) => index.name !== "search_text")
+    );
+    assert.deepEqual(again.map((c) => c.body.createIndexes), []);
+  } finally {
+    await server.close();
+  }
+});
