@@ -227,6 +227,8 @@ Deno.test("mongo append race: a stalled instance whose lease ran out loses its a
     let takeoverInserting!: () => void;
     const takeoverInsert = new Promise<void>((resolve) => takeoverInserting = resolve);
     let takeoverCalls = 0;
+    let aStalling!: () => void;
+    const aStalled = new Promise<void>((resolve) => aStalling = resolve);
     w.setHook((op, collection, phase, args) => {
       if (op !== "insertMany" || collection !== "messages" || phase !== "before") {
         return Promise.resolve();
@@ -234,6 +236,7 @@ Deno.test("mongo append race: a stalled instance whose lease ran out loses its a
       const docs = args[0] as MessageDoc[];
       if (stalling && docs[0].content.startsWith("A")) {
         stalling = false;
+        aStalling();
         return stalled;
       }
       if (docs[0].content.startsWith("B") && takeoverCalls++ === 0) {
@@ -248,7 +251,7 @@ Deno.test("mongo append race: a stalled instance whose lease ran out loses its a
     });
     const a = appendMessages(w.context, USER, c._id, [say("A1"), say("A2"), say("A3")], T0)
       .then(() => null, (error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await aStalled;
     w.advance(LEASE_MS + 1);
     const b = appendMessages(w.context, USER, c._id, [say("B1")], T0 + 1);
     await takeoverInsert;
