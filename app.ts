@@ -37,6 +37,7 @@ import { UserTags } from "./core/user_tag.ts";
 import { SERVER_INFO } from "./mcp/server.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { requestLog } from "./routes/middleware/request_log.ts";
+import { admission } from "./routes/middleware/admission.ts";
 
 /** A built application: its HTTP handler, its services, and a switch for shutdown. */
 export interface App {
@@ -126,6 +127,8 @@ export function createApp(deps: {
     ],
     maxAge: 600,
   }));
+  // After CORS and the security headers, so a refusal carries them; probes are exempt.
+  app.use(admission(config.admission));
   app.use("/api/*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");

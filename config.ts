@@ -47,6 +47,10 @@ export interface Config {
   rateLimits: RateLimitConfig;
   /** Concurrent password hashes, and how many more may wait. */
   hashing: { concurrency: number; queue: number };
+  /** Concurrent full-text searches, and how many more may wait. */
+  search: { concurrency: number; queue: number };
+  /** The bound on work in progress (routes/middleware/admission.ts). */
+  admission: AdmissionConfig;
   mcp: McpConfig;
   /** How long an OAuth connection lasts from consent before the user must approve again. */
   oauthRefreshTtlSeconds: number;
@@ -56,6 +60,16 @@ export interface Config {
   log: { format: LogFormat; level: LogLevel };
   /** The bearer token `/metrics` wants; without one, `/metrics` does not exist (404). */
   metricsToken?: string;
+}
+
+/** How many requests are served at once, how many may wait, and for how long. */
+export interface AdmissionConfig {
+  /** Requests being served at once; health probes and streamed uploads are not counted. */
+  maxInFlight: number;
+  /** Requests waiting for a turn; past this, 503 with Retry-After at once. */
+  maxQueued: number;
+  /** Seconds a request may take, waiting included, before it is answered 503 or 504. */
+  requestTimeoutSeconds: number;
 }
 
 /** How the MCP endpoints behave. */
@@ -172,6 +186,11 @@ const envSchema = z.object({
   ).default(20),
   PENSIEVE_RATE_LIMIT_WINDOW: duration("PENSIEVE_RATE_LIMIT_WINDOW").default(900),
   PENSIEVE_HASH_CONCURRENCY: integer("PENSIEVE_HASH_CONCURRENCY", 1, 64).default(2),
+  PENSIEVE_SEARCH_CONCURRENCY: integer("PENSIEVE_SEARCH_CONCURRENCY", 1, 256).default(4),
+  PENSIEVE_SEARCH_QUEUE: integer("PENSIEVE_SEARCH_QUEUE", 0, 10_000).default(32),
+  PENSIEVE_MAX_IN_FLIGHT: integer("PENSIEVE_MAX_IN_FLIGHT", 1, 100_000).default(64),
+  PENSIEVE_MAX_QUEUED: integer("PENSIEVE_MAX_QUEUED", 0, 100_000).default(256),
+  PENSIEVE_REQUEST_TIMEOUT: duration("PENSIEVE_REQUEST_TIMEOUT").default(30),
   PENSIEVE_MCP_RESPONSE_MODE: z.enum(["auto", "json", "sse"], {
     message: "PENSIEVE_MCP_RESPONSE_MODE must be auto, json or sse",
   }).default("auto"),
@@ -296,6 +315,12 @@ export function parseConfig(
       windowSeconds: e.PENSIEVE_RATE_LIMIT_WINDOW,
     },
     hashing: { concurrency: e.PENSIEVE_HASH_CONCURRENCY, queue: 64 },
+    search: { concurrency: e.PENSIEVE_SEARCH_CONCURRENCY, queue: e.PENSIEVE_SEARCH_QUEUE },
+    admission: {
+      maxInFlight: e.PENSIEVE_MAX_IN_FLIGHT,
+      maxQueued: e.PENSIEVE_MAX_QUEUED,
+      requestTimeoutSeconds: e.PENSIEVE_REQUEST_TIMEOUT,
+    },
     oauthRefreshTtlSeconds: e.PENSIEVE_OAUTH_REFRESH_TTL,
     webSessionSeconds: e.PENSIEVE_WEB_SESSION_TTL,
     log: { format: e.PENSIEVE_LOG_FORMAT, level: e.PENSIEVE_LOG_LEVEL },

@@ -21,6 +21,7 @@ import type {
   NewMessage,
 } from "./types.ts";
 import type { Store } from "../db/store.ts";
+import { WorkLimiter } from "./work_limiter.ts";
 
 /** A page of something, with the cursor of the next page when there is one. */
 export interface Page<T> {
@@ -90,7 +91,16 @@ export function idempotentId(userId: string, key: string): Promise<string> {
 
 /** Saving, reading, changing, listing and searching one user's conversations. */
 export class Conversations {
-  constructor(private readonly store: Store, private readonly clock: Clock) {}
+  /**
+   * @param searches bounds the searches run at once and waiting: a search for a common word
+   * holds the database for far longer than any other request, so a burst of them is refused
+   * (503) rather than queued without end. Unbounded when not given.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly searches: WorkLimiter = new WorkLimiter(Infinity, 0),
+  ) {}
 
   /** Stores a new conversation with its messages in one step. */
   save(
@@ -219,12 +229,14 @@ export class Conversations {
       throw new Invalid("The cursor belongs to a different search; start again without it.");
     }
     const start = cursor?.o ?? 0;
-    const hits = await this.store.searchConversations(userId, {
-      query,
-      filter: toFilter(input),
-      offset: start,
-      limit: input.limit + 1,
-    });
+    const hits = await this.searches.run(() =>
+      this.store.searchConversations(userId, {
+        query,
+        filter: toFilter(input),
+        offset: start,
+        limit: input.limit + 1,
+      })
+    );
     const more = hits.length > input.limit;
     if (more) hits.pop();
     const highlighter = compileHighlighter(query);

@@ -12,6 +12,7 @@ import { OAuthClients } from "./oauth/clients.ts";
 import { Importer } from "./import/importer.ts";
 import { type ImportJobEvents, ImportJobs } from "./import/import_jobs.ts";
 import { Exporter } from "./exporter.ts";
+import { WorkLimiter } from "./work_limiter.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../db/store.ts";
 
@@ -72,7 +73,11 @@ export function createServices(deps: {
     },
   );
   const hasher = new PasswordHasher(config.hashing);
-  const conversations = new Conversations(store, clock);
+  const conversations = new Conversations(
+    store,
+    clock,
+    new WorkLimiter(config.search.concurrency, config.search.queue),
+  );
   const importer = new Importer(store, clock);
   return {
     accounts: new Accounts(store, clock, hasher, accessTokens, limiter, config.rateLimits),

@@ -115,3 +115,36 @@ Deno.test("without PENSIEVE_JWT_SECRET a random secret is made once and kept", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("admission and search bounds: defaults, settings and bad values", () => {
+  const defaults = parseConfig({});
+  assert.deepEqual(defaults.admission, {
+    maxInFlight: 64,
+    maxQueued: 256,
+    requestTimeoutSeconds: 30,
+  });
+  assert.deepEqual(defaults.search, { concurrency: 4, queue: 32 });
+  const set = parseConfig({
+    PENSIEVE_MAX_IN_FLIGHT: "8",
+    PENSIEVE_MAX_QUEUED: "0",
+    PENSIEVE_REQUEST_TIMEOUT: "2m",
+    PENSIEVE_SEARCH_CONCURRENCY: "1",
+    PENSIEVE_SEARCH_QUEUE: "0",
+  });
+  assert.deepEqual(set.admission, { maxInFlight: 8, maxQueued: 0, requestTimeoutSeconds: 120 });
+  assert.deepEqual(set.search, { concurrency: 1, queue: 0 });
+  const bad: Record<string, string> = {
+    PENSIEVE_MAX_IN_FLIGHT: "0",
+    PENSIEVE_MAX_QUEUED: "-1",
+    PENSIEVE_REQUEST_TIMEOUT: "0",
+    PENSIEVE_SEARCH_CONCURRENCY: "many",
+    PENSIEVE_SEARCH_QUEUE: "1.5",
+  };
+  for (const [key, value] of Object.entries(bad)) {
+    assert.throws(() => parseConfig({ [key]: value }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, key);
+      assert.ok(error.message.startsWith(key), `${key}: ${error.message}`);
+      return true;
+    });
+  }
+});

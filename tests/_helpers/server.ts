@@ -4,6 +4,7 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import { SqliteStore } from "../../db/sqlite/store.ts";
 import type { MetadataFetcher } from "../../core/oauth/client_metadata_document.ts";
 import type { LogSink } from "../../core/logger.ts";
+import type { Store } from "../../db/store.ts";
 
 /** A whole Pensieve on a temp SQLite file, served by a real HTTP server on 127.0.0.1. */
 export interface TestServer {
@@ -42,6 +43,8 @@ export async function startServer(
     clock?: Clock;
     metadataFetcher?: MetadataFetcher;
     logSink?: LogSink;
+    /** What the app is given in place of the store (a wrapper that holds some calls back). */
+    wrapStore?: (store: SqliteStore) => Store;
   } = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-test-" });
@@ -70,7 +73,7 @@ export async function startServer(
   });
   const app = createApp({
     config,
-    store,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     clock: options.clock ?? systemClock,
     metadataFetcher: options.metadataFetcher,
     logSink: options.logSink ?? quietSink,
