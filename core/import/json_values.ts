@@ -229,7 +229,9 @@ export class JsonValues {
         continue;
       }
       if (isSpace(b)) {
-        this.#at++;
+        let i = this.#at + 1;
+        while (i < n && isSpace(c[i])) i++;
+        this.#at = i;
         continue;
       }
       switch (this.#state) {

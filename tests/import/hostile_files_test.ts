@@ -4,7 +4,7 @@
  * bounded by one conversation, and what can be imported imported.
  */
 import assert from "node:assert/strict";
-import { zipSync } from "fflate";
+import { Zip, ZipDeflate } from "fflate";
 import { idleLimited } from "../../core/import/idle_upload.ts";
 import { signUp, startServer, type TestServer, withServer } from "../_helpers/server.ts";
 import { claudeConversation, json } from "./_fixtures.ts";
@@ -24,20 +24,37 @@ async function importFile(server: TestServer, token: string, body: Uint8Array) {
   return { status: res.status, body: await res.json() };
 }
 
-/** Bytes made of parts, some of them repeated many times, without building one string. */
-function bytes(...parts: (string | [string, number])[]): Uint8Array {
-  const pieces = parts.map((p) => typeof p === "string" ? encoder.encode(p) : encoder.encode(p[0]));
-  const counts = parts.map((p) => typeof p === "string" ? 1 : p[1]);
-  const size = pieces.reduce((n, piece, i) => n + piece.length * counts[i], 0);
-  const out = new Uint8Array(size);
-  let at = 0;
-  pieces.forEach((piece, i) => {
-    for (let n = 0; n < counts[i]; n++) {
-      out.set(piece, at);
-      at += piece.length;
-    }
+/**
+ * A zip holding `conversations.json` made of parts, some repeated many times: deflated as it is
+ * made, so not even the test holds the inflated file.
+ */
+function zipOf(...parts: (string | [string, number])[]): Uint8Array {
+  const out: Uint8Array[] = [];
+  const zip = new Zip((error, chunk) => {
+    if (error) throw error;
+    out.push(chunk);
   });
-  return out;
+  const file = new ZipDeflate("conversations.json", { level: 1 });
+  zip.add(file);
+  const batch = 1024 * 1024;
+  for (const part of parts) {
+    const [text, times] = typeof part === "string" ? [part, 1] : part;
+    // Repeated text goes in batches of about a MiB.
+    const per = Math.max(1, Math.floor(batch / text.length));
+    for (let done = 0; done < times; done += per) {
+      file.push(encoder.encode(text.repeat(Math.min(per, times - done))));
+    }
+  }
+  file.push(new Uint8Array(), true);
+  zip.end();
+  const size = out.reduce((n, c) => n + c.length, 0);
+  const joined = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of out) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  return joined;
 }
 
 /** A Claude conversation named `uuid`, as its JSON text. */
@@ -55,14 +72,7 @@ Deno.test("import: a conversation nested millions deep is skipped with its reaso
     const { token } = await signUp(server);
     const depth = 2_000_000;
     // 4 MB of brackets, a few KB zipped: the old reader built two million arrays from it.
-    const file = zipSync({
-      "conversations.json": bytes(
-        `[${claude("before")},`,
-        ["[", depth],
-        ["]", depth],
-        `,${claude("after")}]`,
-      ),
-    });
+    const file = zipOf(`[${claude("before")},`, ["[", depth], ["]", depth], `,${claude("after")}]`);
     const { status, body } = await importFile(server, token, file);
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.summary.conversations_created, 2);
@@ -78,15 +88,9 @@ Deno.test("import: one conversation larger than 64 MiB is skipped with its reaso
   withServer(async (server) => {
     const { token } = await signUp(server);
     const huge = 65 * 1024 * 1024;
-    const file = zipSync({
-      "conversations.json": bytes(
-        `[${
-          claude("before")
-        },{"uuid":"huge","name":"huge","chat_messages":[{"uuid":"m","sender":"human","text":"`,
-        ["x", huge],
-        `"}]},${claude("after")}]`,
-      ),
-    });
+    const head =
+      `{"uuid":"huge","name":"huge","chat_messages":[{"uuid":"m","sender":"human","text":"`;
+    const file = zipOf(`[${claude("before")},${head}`, ["x", huge], `"}]},${claude("after")}]`);
     const { status, body } = await importFile(server, token, file);
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.summary.conversations_created, 2);
@@ -98,9 +102,7 @@ Deno.test("import: a zip bomb (a tiny archive inflating past 100-fold) is refuse
   withServer(async (server) => {
     const { token } = await signUp(server);
     // 300 MiB of white space around an empty list, deflated to a few hundred KB.
-    const file = zipSync({
-      "conversations.json": bytes("[", [" ".repeat(1024), 300 * 1024], "]"),
-    });
+    const file = zipOf("[", [" ".repeat(1024), 300 * 1024], "]");
     assert.ok(file.length < 1024 * 1024);
     const { status, body } = await importFile(server, token, file);
     assert.equal(status, 400, JSON.stringify(body));
@@ -112,9 +114,7 @@ Deno.test("import: a flood of tiny items is read one at a time and its summary l
   withServer(async (server) => {
     const { token } = await signUp(server);
     const items = 150_000;
-    const file = zipSync({
-      "conversations.json": bytes(`[${claude("real")}`, [",{}", items], "]"),
-    });
+    const file = zipOf(`[${claude("real")}`, [",{}", items], "]");
     const { status, body } = await importFile(server, token, file);
     assert.equal(status, 200, JSON.stringify(body).slice(0, 300));
     assert.equal(body.summary.conversations_created, 1);
