@@ -91,6 +91,11 @@ export class SqliteStore implements Store {
       (userId, text) => indexText(ownerToken(String(userId)), String(text)),
     );
     migrate(db);
+    // SQLite's advice for long-lived connections: refresh the planner's statistics at open where
+    // a table has grown or shrunk a lot since they were taken, with a bounded amount of work.
+    // Statistics from when the store was tiny make the search plan scan instead of look up.
+    db.exec("PRAGMA analysis_limit = 1000");
+    db.exec("PRAGMA optimize = 0x10002");
     if (options.path === ":memory:") {
       this.#light = db;
     } else {
@@ -838,6 +843,9 @@ export class SqliteStore implements Store {
     addFilter(options.filter, where, params);
     // The bare column `mrow` takes its value from the row holding min(score): SQLite's rule for
     // a lone min() aggregate. That row is the conversation's best message (NULL: the title).
+    // CROSS JOIN keeps `best` (the FTS hits, already only this user's) as the outer loop: with
+    // statistics from when the table was small, the planner otherwise started from the user's
+    // conversations and scanned every hit for each one (45 ms instead of 1.5 ms for 126 hits).
     const rows = this.#all(
       `WITH hits AS (
          SELECT m.conversation_rowid AS crow, bm25(messages_fts) AS score, m.rowid AS mrow
@@ -850,7 +858,7 @@ export class SqliteStore implements Store {
          SELECT crow, min(score) AS score, mrow FROM hits GROUP BY crow
        )
        SELECT c.*, best.score AS score, best.mrow AS mrow, ${MESSAGE_COLUMNS}
-       FROM best JOIN conversations c ON c.rowid = best.crow
+       FROM best CROSS JOIN conversations c ON c.rowid = best.crow
        LEFT JOIN messages m ON m.rowid = best.mrow
        WHERE ${where.join(" AND ")}
        ORDER BY best.score, c.id LIMIT ? OFFSET ?`,
