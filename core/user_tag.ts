@@ -1,5 +1,7 @@
 import { Hmac } from "./secrets.ts";
 
+const MAX_REMEMBERED = 10_000;
+
 /**
  * What logs carry instead of a user id: a keyed hash (HMAC-SHA256 with the server's key, 96
  * bits), the same on every instance that shares the key, so lines can be grouped by user without
@@ -13,6 +15,8 @@ import { Hmac } from "./secrets.ts";
  */
 export class UserTags {
   readonly #hmac: Hmac;
+  /** Tags already made: every logged request of a signed-in user needs one. */
+  readonly #made = new Map<string, string>();
 
   constructor(secret: Uint8Array) {
     this.#hmac = new Hmac(secret);
@@ -20,7 +24,13 @@ export class UserTags {
 
   /** The tag of one user id: 16 base64url characters. */
   async of(userId: string): Promise<string> {
+    const made = this.#made.get(userId);
+    if (made !== undefined) return made;
     // The prefix keeps these MACs apart from every other use of the key (JWTs, CSRF tokens).
-    return (await this.#hmac.sign(`pensieve-log-user:${userId}`)).slice(0, 16);
+    const tag = (await this.#hmac.sign(`pensieve-log-user:${userId}`)).slice(0, 16);
+    // Bounded: past this many users, start again rather than grow.
+    if (this.#made.size >= MAX_REMEMBERED) this.#made.clear();
+    this.#made.set(userId, tag);
+    return tag;
   }
 }

@@ -28,6 +28,7 @@ export function buildMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
       ? `${INSTRUCTIONS} On this connection, sign in first with mcp_login or set_api_token.`
       : INSTRUCTIONS,
   });
+  reuseOutputSchemaJson(server);
   if (deps.observer) observeToolCalls(server, deps.observer);
   const ctx = { ...deps, caller };
   if (caller.endpoint === "open") registerAccountTools(server, ctx);
@@ -36,6 +37,29 @@ export function buildMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
   registerConversationResources(server, ctx);
   registerResumePrompt(server, ctx);
   return server;
+}
+
+/** JSON Schema of each tool's output schema, converted once per process. */
+const outputSchemaJson = new WeakMap<object, unknown>();
+
+/**
+ * A tools/call result is projected through its tool's output schema as JSON Schema, which the SDK
+ * converts from zod once per registered tool; a server is built per request here, so that would
+ * be once per call (about a tenth of a call's time). Each registration is given the conversion
+ * the first one made, through the SDK's own setter.
+ */
+function reuseOutputSchemaJson(server: McpServer): void {
+  const register = server.registerTool.bind(server) as (...args: unknown[]) => unknown;
+  server.registerTool = ((...args: unknown[]) => {
+    const registered = register(...args) as { outputSchemaJson?: unknown };
+    const schema = (args[1] as { outputSchema?: object } | undefined)?.outputSchema;
+    if (schema) {
+      if (outputSchemaJson.has(schema)) {
+        registered.outputSchemaJson = outputSchemaJson.get(schema);
+      } else outputSchemaJson.set(schema, registered.outputSchemaJson);
+    }
+    return registered;
+  }) as unknown as McpServer["registerTool"];
 }
 
 type AnyToolCallback = (...args: unknown[]) => CallToolResult | Promise<CallToolResult>;
