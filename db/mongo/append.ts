@@ -656,6 +656,8 @@ export async function claimHead(context: AppendContext, head: ConversationDoc): 
       }
       await context.sleep(pollDelay(attempt));
     }
+    // The lease runs from the insert, not from before any wait for an earlier creator.
+    head.append_lease_until = context.wallClock() + LEASE_MS;
     try {
       await readBackOnFailure(
         context,

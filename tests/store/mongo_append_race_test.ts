@@ -373,6 +373,10 @@ Deno.test("mongo create race: a retried save waits for the first, and takes over
   await new Promise((resolve) => setTimeout(resolve, 30));
   dying.advance(LEASE_MS + 1);
   const saved = await retry;
+  assert.ok(
+    saved.append_lease_until > dying.context.wallClock(),
+    "the lease ran from the retry's own insert, not from before it waited",
+  );
   assert.equal(saved.message_count, CHUNK + 1);
   assert.equal(assertConsistent(dying, again).length, CHUNK + 1);
   assert.equal(dying.messages.docs.length, CHUNK + 1, "the first attempt's messages are gone");
