@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     throw error;
   }
   config.jwtSecret = await resolveJwtSecret(config);
-  const store = openStore(config.db);
+  const store = await openStore(config.db);
   const clock = systemClock;
   const app = createApp({ config, store, clock });
 

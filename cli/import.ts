@@ -32,7 +32,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = parseConfig(Deno.env.toObject());
-  const store = openStore(config.db);
+  const store = await openStore(config.db);
   try {
     const email = emailSchema.safeParse(args.email);
     const user = email.success ? await store.findUserByEmail(email.data) : null;

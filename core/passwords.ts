@@ -1,6 +1,10 @@
-import { hash, verify } from "@node-rs/argon2";
-import bcrypt from "bcryptjs";
 import { WorkLimiter } from "./work_limiter.ts";
+
+// Loaded at the first sign-in or sign-up, not at start: argon2 is a native addon, and most
+// requests a server answers after a cold start (MCP calls, API calls with tokens) never hash.
+let argon2: Promise<typeof import("@node-rs/argon2")> | undefined;
+const loadArgon2 = () => argon2 ??= import("@node-rs/argon2");
+const loadBcrypt = async () => (await import("bcryptjs")).default;
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
 const ARGON2_OPTIONS = {
@@ -32,7 +36,7 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.#limiter.run(() => hash(password, ARGON2_OPTIONS));
+    return this.#limiter.run(async () => (await loadArgon2()).hash(password, ARGON2_OPTIONS));
   }
 
   verify(passwordHash: string, password: string): Promise<PasswordCheck> {
@@ -42,10 +46,11 @@ export class PasswordHasher {
         if (new TextEncoder().encode(password).length > 72) {
           return { ok: false, needsRehash: true };
         }
+        const bcrypt = await loadBcrypt();
         return { ok: await bcrypt.compare(password, passwordHash), needsRehash: true };
       }
       if (!passwordHash.startsWith("$argon2")) return { ok: false, needsRehash: false };
-      const ok = await verify(passwordHash, password);
+      const ok = await (await loadArgon2()).verify(passwordHash, password);
       const needsRehash = !passwordHash.startsWith(
         `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`,
       );

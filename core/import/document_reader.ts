@@ -1,4 +1,3 @@
-import { deserialize } from "bson";
 import { Invalid, PensieveError } from "../errors.ts";
 import { JsonValues } from "./json_values.ts";
 
@@ -101,6 +100,9 @@ async function* bsonDocuments(
   chunks: AsyncIterable<Uint8Array>,
   name: string,
 ): AsyncGenerator<unknown> {
+  // Loaded here, not at start: only a mongodump file needs it, and every module loaded at start
+  // is paid on each cold start.
+  const { deserialize } = await import("bson");
   // Chunks wait in a list until the document they start is whole, then are joined once.
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
