@@ -47,7 +47,12 @@ export class PasswordHasher {
           return { ok: false, needsRehash: true };
         }
         const bcrypt = await loadBcrypt();
-        return { ok: await bcrypt.compare(password, passwordHash), needsRehash: true };
+        try {
+          return { ok: await bcrypt.compare(password, passwordHash), needsRehash: true };
+        } catch {
+          // A hash bcrypt cannot read ($2x$, a cost out of range) matches no password.
+          return { ok: false, needsRehash: true };
+        }
       }
       if (!passwordHash.startsWith("$argon2")) return { ok: false, needsRehash: false };
       const ok = await (await loadArgon2()).verify(passwordHash, password);

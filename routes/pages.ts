@@ -11,7 +11,6 @@ import {
   updateConversationSchema,
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
-import { conversationMarkdown } from "../core/exporter.ts";
 import { renderPage } from "../web/html.ts";
 import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
 import type { PageContext } from "../web/layout.ts";
@@ -27,6 +26,7 @@ import { SettingsPage, type SettingsState } from "../web/pages/settings.ts";
 import type { AppEnv } from "./env.ts";
 import { clientAddress } from "./middleware/client_address.ts";
 import { multipartFile } from "./multipart_file.ts";
+import { idleLimited, UPLOAD_IDLE_MS } from "../core/import/idle_upload.ts";
 import type { BrowserSession, WebSessions } from "./web_session.ts";
 
 /** Pages: no inline script, nothing from elsewhere, not framable. */
@@ -397,19 +397,24 @@ export function pageRoutes(deps: {
       "/dashboard/conversations/:id/download",
       signedIn(async (c, session, ctx) => {
         const id = idOf(c);
-        const doc = UUID.test(id) ? await services.exporter.one(session.userId, id) : null;
-        if (!doc) return notFound(c, ctx);
+        const format = c.req.query("format") === "json" ? "json" : "markdown";
+        // Streamed a page of messages at a time, like GET /api/export/{id}: never held whole.
+        const body = UUID.test(id)
+          ? await services.exporter.oneStream(session.userId, id, { format })
+          : null;
+        if (!body) return notFound(c, ctx);
         const name = `pensieve-${id}`;
         c.header("Cache-Control", "no-store");
         c.header("X-Content-Type-Options", "nosniff");
-        if (c.req.query("format") === "json") {
-          c.header("Content-Disposition", `attachment; filename="${name}.json"`);
-          const { messages, ...conversation } = doc;
-          return c.json({ conversation, messages });
-        }
-        c.header("Content-Disposition", `attachment; filename="${name}.md"`);
-        c.header("Content-Type", "text/markdown; charset=utf-8");
-        return c.body(conversationMarkdown(doc));
+        c.header(
+          "Content-Disposition",
+          `attachment; filename="${name}.${format === "json" ? "json" : "md"}"`,
+        );
+        c.header(
+          "Content-Type",
+          format === "json" ? "application/json; charset=utf-8" : "text/markdown; charset=utf-8",
+        );
+        return c.body(body);
       }),
     )
     .get(
@@ -431,9 +436,9 @@ export function pageRoutes(deps: {
         if (multipart) {
           // Streamed like the API's upload; the CSRF field comes before the file in the form.
           try {
-            const upload = await multipartFile(c.req.raw);
+            const upload = await multipartFile(c.req.raw, { idleMs: UPLOAD_IDLE_MS });
             token = upload.fields.csrf;
-            file = upload.stream;
+            file = idleLimited(upload.stream, UPLOAD_IDLE_MS);
             name = upload.name ?? name;
           } catch (error) {
             if (!(error instanceof Invalid)) throw error;
@@ -441,7 +446,7 @@ export function pageRoutes(deps: {
             file = null;
           }
         } else {
-          file = c.req.raw.body;
+          file = c.req.raw.body && idleLimited(c.req.raw.body, UPLOAD_IDLE_MS);
           name = c.req.query("name") ?? name;
         }
         if (!(await sessions.verify(c, session, token))) {

@@ -1,5 +1,8 @@
 import { Invalid } from "../errors.ts";
 
+/** An upload that sends nothing for this long is given up (a stalled or trickling client). */
+export const UPLOAD_IDLE_MS = 120_000;
+
 /**
  * An upload that is given up when it sends nothing for `idleMs` while it is being read: a client
  * that stalls (or trickles a byte a minute) cannot hold an import, and its job, open for ever.

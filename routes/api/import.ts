@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { Invalid } from "../../core/errors.ts";
-import { idleLimited } from "../../core/import/idle_upload.ts";
+import { idleLimited, UPLOAD_IDLE_MS } from "../../core/import/idle_upload.ts";
 import type { Services } from "../../core/services.ts";
 import type { ImportJob } from "../../core/types.ts";
 import type { AppEnv } from "../env.ts";
@@ -17,9 +17,6 @@ function jobView(job: ImportJob) {
     updated_at: new Date(job.updatedAt).toISOString(),
   };
 }
-
-/** An upload that sends nothing for this long is given up (a stalled or trickling client). */
-const UPLOAD_IDLE_MS = 120_000;
 
 /**
  * The export file and its name: the body itself (named by `?name=`), or the one file part of a

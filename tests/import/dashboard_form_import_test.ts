@@ -94,3 +94,42 @@ Deno.test("dashboard import without JavaScript: the form's file streams in (stor
     assert.equal(page.status, 200);
     assert.match(await page.text(), /1200 new conversations/);
   }));
+
+Deno.test("dashboard download of one conversation: the same JSON and Markdown as GET /api/export/{id}, streamed", () =>
+  withServer(async (server) => {
+    const account = await signUp(server);
+    const { cookie } = await browserSession(server, account.email, account.password);
+    const saved = await (await server.call("/api/conversations", {
+      method: "POST",
+      token: account.token,
+      json: {
+        title: "Kyoto trip",
+        messages: [{ role: "user", content: "Where to eat?" }, {
+          role: "assistant",
+          content: "Nishiki market.",
+        }],
+      },
+    })).json();
+    const id = saved.conversation.id;
+    for (const format of ["json", "markdown"]) {
+      const page = await fetch(
+        `${server.url}/dashboard/conversations/${id}/download?format=${format}`,
+        {
+          headers: { Cookie: cookie },
+        },
+      );
+      assert.equal(page.status, 200);
+      assert.match(
+        page.headers.get("Content-Disposition")!,
+        new RegExp(`pensieve-${id}\\.${format === "json" ? "json" : "md"}`),
+      );
+      const api = await server.call(`/api/export/${id}?format=${format}`, { token: account.token });
+      assert.equal(await page.text(), await api.text());
+    }
+    const missing = await fetch(
+      `${server.url}/dashboard/conversations/${crypto.randomUUID()}/download`,
+      { headers: { Cookie: cookie } },
+    );
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  }));

@@ -165,8 +165,12 @@ function mountImport(): void {
       }
       const s = answer.summary;
       status.textContent = ko
-        ? `가져왔습니다: 새 대화 ${s.conversations_created}개, 갱신 ${s.conversations_updated}개, 메시지 ${s.messages_added}개 추가, 건너뜀 ${s.skipped.length}개.`
-        : `Imported: ${s.conversations_created} new conversations, ${s.conversations_updated} updated, ${s.messages_added} messages added, ${s.skipped.length} skipped.`;
+        ? `가져왔습니다: 새 대화 ${s.conversations_created}개, 갱신 ${s.conversations_updated}개, 메시지 ${s.messages_added}개 추가, 건너뜀 ${
+          s.skipped_count ?? s.skipped.length
+        }개.`
+        : `Imported: ${s.conversations_created} new conversations, ${s.conversations_updated} updated, ${s.messages_added} messages added, ${
+          s.skipped_count ?? s.skipped.length
+        } skipped.`;
     } catch {
       status.textContent = ko ? "가져오지 못했습니다." : "The import failed.";
     }

@@ -157,9 +157,9 @@ export function ImportResult(ctx: PageContext, summary: ImportSummary): VNode {
     )
   }</p>
     ${
-    summary.skipped.length
+    summary.skipped_count
       ? html`
-        <p>${t.importSkipped(summary.skipped.length)}</p>
+        <p>${t.importSkipped(summary.skipped_count)}</p>
         <ul>${summary.skipped.slice(0, 20).map((s) => html`<li>${s.reason}</li>`)}</ul>
       `
       : null
