@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import { defaultTitle, idempotentId } from "../conversations.ts";
-import { PensieveError } from "../errors.ts";
+import { Invalid, PensieveError, TooLarge } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
 import { sourceSchema, tagSchema } from "../schemas.ts";
 import { sha256Hex } from "../secrets.ts";
@@ -135,6 +135,21 @@ function interpret(value: unknown, position: number): ImportedConversation {
 }
 
 /**
+ * A file that fails part-way (malformed, cut off, too large, stalled) after some conversations were
+ * stored: the error says so, since what came before stays (each conversation is stored whole).
+ */
+function partlyImported(error: unknown, summary: ImportSummary): unknown {
+  const stored = summary.conversations_created + summary.conversations_updated;
+  if (stored === 0 || !(error instanceof Invalid || error instanceof TooLarge)) return error;
+  const note = ` What came before it was imported (${summary.conversations_created} new and ` +
+    `${summary.conversations_updated} updated conversations, ${summary.messages_added} messages); ` +
+    "sending the whole file again adds only what is missing.";
+  return error instanceof Invalid
+    ? new Invalid(error.message + note)
+    : new TooLarge(error.message + note);
+}
+
+/**
  * Brings a ChatGPT or Claude export into one user's Pensieve. Each conversation's id is derived
  * from the user and its id at the source, and each message carries its source id, so importing
  * the same export again stores nothing new, and a later export of a longer conversation adds only
@@ -150,6 +165,20 @@ export class Importer {
     options: { name?: string; onProgress?: (summary: ImportSummary) => void } = {},
   ): Promise<ImportSummary> {
     const summary = emptySummary();
+    try {
+      await this.#importAll(userId, input, summary, options);
+    } catch (error) {
+      throw partlyImported(error, summary);
+    }
+    return summary;
+  }
+
+  async #importAll(
+    userId: string,
+    input: ReadableStream<Uint8Array>,
+    summary: ImportSummary,
+    options: { name?: string; onProgress?: (summary: ImportSummary) => void },
+  ): Promise<void> {
     for await (const raw of readExport(input, options.name)) {
       let conversation: ImportedConversation;
       try {
@@ -166,7 +195,6 @@ export class Importer {
       await this.add(userId, conversation, summary);
       options.onProgress?.(summary);
     }
-    return summary;
   }
 
   /** Stores one conversation read from an export, counting what it did in `summary`. */
