@@ -1,6 +1,7 @@
 // node:sqlite is synchronous; the methods are async so that every failure reaches the caller as
 // a rejected promise, as the Store contract promises, rather than as a synchronous throw.
 // deno-lint-ignore-file require-await
+import { refreshStatistics } from "./statistics.ts";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -91,11 +92,15 @@ export class SqliteStore implements Store {
       (userId, text) => indexText(ownerToken(String(userId)), String(text)),
     );
     migrate(db);
-    // SQLite's advice for long-lived connections: refresh the planner's statistics at open where
-    // a table has grown or shrunk a lot since they were taken, with a bounded amount of work.
     // Statistics from when the store was tiny make the search plan scan instead of look up.
-    db.exec("PRAGMA analysis_limit = 1000");
-    db.exec("PRAGMA optimize = 0x10002");
+    if (options.path !== ":memory:") {
+      const side = new DatabaseSync(options.path);
+      side.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      refreshStatistics(side, { all: true });
+      side.close();
+      // This connection read the statistics before they were refreshed: read them again.
+      db.exec("ANALYZE sqlite_schema");
+    }
     if (options.path === ":memory:") {
       this.#light = db;
     } else {
@@ -174,7 +179,7 @@ export class SqliteStore implements Store {
     }
     if (this.#db.isOpen) {
       this.#statements.clear();
-      this.#db.exec("PRAGMA optimize");
+      refreshStatistics(this.#db, { all: false });
       this.#db.close();
     }
     return;

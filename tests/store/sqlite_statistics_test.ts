@@ -73,3 +73,28 @@ Deno.test("statistics taken when the store was tiny are refreshed at the next op
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the full-text index's own tables keep no planner statistics (taken while tiny, they made every later insert scan them)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pensieve-stat-" });
+  const path = `${dir}/pensieve.db`;
+  try {
+    const userId = crypto.randomUUID();
+    let store = new SqliteStore({ path, synchronous: "NORMAL" });
+    await store.createUser({
+      id: userId,
+      email: "fts-stats@example.com",
+      passwordHash: "x",
+      createdAt: 0,
+      tokensValidAfter: 0,
+    });
+    await addConversations(store, userId, 3, "lighthouse");
+    await store.close();
+    store = new SqliteStore({ path, synchronous: "NORMAL" });
+    const analysed = store.rawQuery("SELECT DISTINCT tbl FROM sqlite_stat1").map((r) => r.tbl);
+    assert.ok(analysed.includes("users"), `other tables are still analysed: ${analysed}`);
+    assert.deepEqual(analysed.filter((t) => String(t).includes("_fts_")), []);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
