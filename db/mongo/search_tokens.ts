@@ -1,3 +1,4 @@
+import { bigrams, wordPieces } from "../../core/search_tokens.ts";
 import type { SearchQuery } from "../../core/types.ts";
 
 /**
@@ -13,41 +14,13 @@ import type { SearchQuery } from "../../core/types.ts";
  * candidates (`$text`, Atlas Search or a scan).
  */
 
-const CJK = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\u30FC\u3005]+/gu;
-const WORD = /[\p{L}\p{N}]+/gu;
+const CJK = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\u30FC\u3005]/u;
 
 /**
  * Only this many characters of a message are indexed. A message may hold a megabyte; its tokens
  * (CJK text makes about two per character) must stay well inside Cosmos DB's 2 MB document.
  */
 export const INDEXED_CHARS_MAX = 100_000;
-
-/** Case, width and accent folding: the same as the SQLite index's and the highlighter's. */
-export function fold(text: string): string {
-  return text.normalize("NFKC").normalize("NFKD").replace(/\p{M}/gu, "").normalize("NFC")
-    .toLowerCase();
-}
-
-function bigrams(run: string, withTail: boolean): string[] {
-  const chars = Array.from(run);
-  if (chars.length === 1) return chars;
-  const grams: string[] = [];
-  for (let i = 0; i + 1 < chars.length; i++) grams.push(chars[i] + chars[i + 1]);
-  if (withTail) grams.push(chars[chars.length - 1]);
-  return grams;
-}
-
-function pieces(word: string): { text: string; cjk: boolean }[] {
-  const out: { text: string; cjk: boolean }[] = [];
-  let last = 0;
-  for (const match of word.matchAll(CJK)) {
-    if (match.index > last) out.push({ text: word.slice(last, match.index), cjk: false });
-    out.push({ text: match[0], cjk: true });
-    last = match.index + match[0].length;
-  }
-  if (last < word.length) out.push({ text: word.slice(last), cjk: false });
-  return out;
-}
 
 /** The two indexed fields of a title or message. */
 export interface IndexedText {
@@ -71,13 +44,11 @@ export interface IndexedText {
 export function indexedText(text: string): IndexedText {
   const stream: string[] = [];
   const chars = new Set<string>();
-  for (const [word] of fold(text.slice(0, INDEXED_CHARS_MAX)).matchAll(WORD)) {
-    for (const piece of pieces(word)) {
-      if (piece.cjk) {
-        stream.push(...bigrams(piece.text, true));
-        for (const char of piece.text) chars.add(char);
-      } else stream.push(piece.text);
-    }
+  for (const piece of wordPieces(text.slice(0, INDEXED_CHARS_MAX))) {
+    if (piece.cjk) {
+      stream.push(...bigrams(piece.text, true));
+      for (const char of piece.text) chars.add(char);
+    } else stream.push(piece.text);
   }
   return { stream: stream.join(" "), chars: [...chars].join(" ") };
 }
@@ -105,7 +76,7 @@ export interface TermPattern {
 export function termPatterns(query: SearchQuery): TermPattern[] | null {
   const patterns: TermPattern[] = [];
   for (const term of query.terms) {
-    const all = [...fold(term.words.join(" ")).matchAll(WORD)].flatMap(([word]) => pieces(word));
+    const all = wordPieces(term.words.join(" "));
     if (!all.length) return null;
     const tokens: string[] = [];
     let prefix = term.prefix;
@@ -164,7 +135,7 @@ export function relevance(stream: readonly string[], terms: readonly TermPattern
 
 /** Whether a token is one Han, Kana or Hangul character (kept in the `chars` field too). */
 export function isCjkCharacter(token: string): boolean {
-  return Array.from(token).length === 1 && new RegExp(CJK.source, "u").test(token);
+  return Array.from(token).length === 1 && CJK.test(token);
 }
 
 /** Splits a stored stream back into its tokens. */

@@ -1,3 +1,4 @@
+import { bigrams, storedTokens, wordPieces } from "../../core/search_tokens.ts";
 import type { SearchQuery, SearchTerm } from "../../core/types.ts";
 
 /**
@@ -13,52 +14,14 @@ import type { SearchQuery, SearchTerm } from "../../core/types.ts";
  * characters, or by one character.
  */
 
-const CJK = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\u30FC\u3005]+/gu;
-const WORD = /[\p{L}\p{N}]+/gu;
-
 /** The single-token form of a user id that prefixes every indexed token of theirs. */
 export function ownerToken(userId: string): string {
   return "u" + userId.replaceAll("-", "").toLowerCase();
 }
 
-/** Case, width and accent folding: the same as the highlighter's, then NFC for Hangul. */
-function fold(text: string): string {
-  return text.normalize("NFKC").normalize("NFKD").replace(/\p{M}/gu, "").normalize("NFC")
-    .toLowerCase();
-}
-
-function bigrams(run: string, withTail: boolean): string[] {
-  const chars = Array.from(run);
-  if (chars.length === 1) return chars;
-  const grams: string[] = [];
-  for (let i = 0; i + 1 < chars.length; i++) grams.push(chars[i] + chars[i + 1]);
-  if (withTail) grams.push(chars[chars.length - 1]);
-  return grams;
-}
-
-/** A word split into its CJK and other pieces, in order. */
-function pieces(word: string): { text: string; cjk: boolean }[] {
-  const out: { text: string; cjk: boolean }[] = [];
-  let last = 0;
-  for (const match of word.matchAll(CJK)) {
-    if (match.index > last) out.push({ text: word.slice(last, match.index), cjk: false });
-    out.push({ text: match[0], cjk: true });
-    last = match.index + match[0].length;
-  }
-  if (last < word.length) out.push({ text: word.slice(last), cjk: false });
-  return out;
-}
-
 /** The space-separated, owner-prefixed tokens FTS5 indexes for a title or message body. */
 export function indexText(owner: string, text: string): string {
-  const tokens: string[] = [];
-  for (const [word] of fold(text).matchAll(WORD)) {
-    for (const piece of pieces(word)) {
-      if (piece.cjk) tokens.push(...bigrams(piece.text, true));
-      else tokens.push(piece.text);
-    }
-  }
-  return tokens.map((token) => owner + token).join(" ");
+  return storedTokens(text).map((token) => owner + token).join(" ");
 }
 
 /**
@@ -67,7 +30,7 @@ export function indexText(owner: string, text: string): string {
  * "가"), and a final single character becomes a prefix, matching both bigrams and tails.
  */
 function termExpression(owner: string, term: SearchTerm): string | null {
-  const all = [...fold(term.words.join(" ")).matchAll(WORD)].flatMap(([word]) => pieces(word));
+  const all = wordPieces(term.words.join(" "));
   if (!all.length) return null;
   const tokens: string[] = [];
   let prefix = term.prefix;
