@@ -83,7 +83,9 @@ export function createApp(deps: {
   let draining = false;
 
   const app = new Hono<AppEnv>();
-  // First, so every response, however it ends, is logged and counted with its request id.
+  // Before everything, so that what it refuses under overload costs as little as possible.
+  app.use(admission({ config: config.admission, logger, metrics }));
+  // First after that, so every response, however it ends, is logged and counted with its id.
   app.use(requestLog({ logger, metrics, userTags: new UserTags(config.jwtSecret!) }));
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) => c.json(errorBody("not_found", "No such endpoint."), 404));
@@ -127,8 +129,6 @@ export function createApp(deps: {
     ],
     maxAge: 600,
   }));
-  // After CORS and the security headers, so a refusal carries them; probes are exempt.
-  app.use(admission(config.admission));
   app.use("/api/*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");

@@ -70,6 +70,11 @@ export interface AdmissionConfig {
   maxQueued: number;
   /** Seconds a request may take, waiting included, before it is answered 503 or 504. */
   requestTimeoutSeconds: number;
+  /**
+   * Milliseconds the event loop may stay behind before new requests are refused (503): how an
+   * overload of requests that never yield (SQLite) shows (routes/middleware/loop_delay.ts). 0: off.
+   */
+  maxEventLoopDelayMs: number;
 }
 
 /** How the MCP endpoints behave. */
@@ -191,6 +196,8 @@ const envSchema = z.object({
   PENSIEVE_MAX_IN_FLIGHT: integer("PENSIEVE_MAX_IN_FLIGHT", 1, 100_000).default(64),
   PENSIEVE_MAX_QUEUED: integer("PENSIEVE_MAX_QUEUED", 0, 100_000).default(256),
   PENSIEVE_REQUEST_TIMEOUT: duration("PENSIEVE_REQUEST_TIMEOUT").default(30),
+  PENSIEVE_MAX_EVENT_LOOP_DELAY_MS: integer("PENSIEVE_MAX_EVENT_LOOP_DELAY_MS", 0, 60_000)
+    .default(100),
   PENSIEVE_MCP_RESPONSE_MODE: z.enum(["auto", "json", "sse"], {
     message: "PENSIEVE_MCP_RESPONSE_MODE must be auto, json or sse",
   }).default("auto"),
@@ -320,6 +327,7 @@ export function parseConfig(
       maxInFlight: e.PENSIEVE_MAX_IN_FLIGHT,
       maxQueued: e.PENSIEVE_MAX_QUEUED,
       requestTimeoutSeconds: e.PENSIEVE_REQUEST_TIMEOUT,
+      maxEventLoopDelayMs: e.PENSIEVE_MAX_EVENT_LOOP_DELAY_MS,
     },
     oauthRefreshTtlSeconds: e.PENSIEVE_OAUTH_REFRESH_TTL,
     webSessionSeconds: e.PENSIEVE_WEB_SESSION_TTL,

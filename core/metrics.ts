@@ -49,6 +49,7 @@ export class Metrics {
   readonly #importsStarted: Counter;
   readonly #importsEnded: Counter<"status">;
   readonly #importsRunning: Gauge;
+  readonly #refused: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.#registry];
@@ -64,6 +65,12 @@ export class Metrics {
       help: "Time from a request's arrival to its response headers, by route pattern.",
       labelNames: ["route", "method"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#refused = new Counter({
+      name: "pensieve_overload_refusals_total",
+      help: "Requests answered 503 by the admission limit before being served (not in the " +
+        "request counts above).",
       registers,
     });
     this.#inFlight = new Gauge({
@@ -142,6 +149,11 @@ export class Metrics {
   /** A request is being handled. Pair with `requestEnded`. */
   requestStarted(): void {
     this.#inFlight.inc();
+  }
+
+  /** A request was refused by the admission limit, before it was logged or counted. */
+  requestRefused(): void {
+    this.#refused.inc();
   }
 
   /** A request was answered: `route` is the matched pattern, never the raw path. */

@@ -122,16 +122,23 @@ Deno.test("admission and search bounds: defaults, settings and bad values", () =
     maxInFlight: 64,
     maxQueued: 256,
     requestTimeoutSeconds: 30,
+    maxEventLoopDelayMs: 100,
   });
   assert.deepEqual(defaults.search, { concurrency: 4, queue: 32 });
   const set = parseConfig({
     PENSIEVE_MAX_IN_FLIGHT: "8",
     PENSIEVE_MAX_QUEUED: "0",
     PENSIEVE_REQUEST_TIMEOUT: "2m",
+    PENSIEVE_MAX_EVENT_LOOP_DELAY_MS: "0",
     PENSIEVE_SEARCH_CONCURRENCY: "1",
     PENSIEVE_SEARCH_QUEUE: "0",
   });
-  assert.deepEqual(set.admission, { maxInFlight: 8, maxQueued: 0, requestTimeoutSeconds: 120 });
+  assert.deepEqual(set.admission, {
+    maxInFlight: 8,
+    maxQueued: 0,
+    requestTimeoutSeconds: 120,
+    maxEventLoopDelayMs: 0,
+  });
   assert.deepEqual(set.search, { concurrency: 1, queue: 0 });
   const bad: Record<string, string> = {
     PENSIEVE_MAX_IN_FLIGHT: "0",
@@ -139,6 +146,7 @@ Deno.test("admission and search bounds: defaults, settings and bad values", () =
     PENSIEVE_REQUEST_TIMEOUT: "0",
     PENSIEVE_SEARCH_CONCURRENCY: "many",
     PENSIEVE_SEARCH_QUEUE: "1.5",
+    PENSIEVE_MAX_EVENT_LOOP_DELAY_MS: "soon",
   };
   for (const [key, value] of Object.entries(bad)) {
     assert.throws(() => parseConfig({ [key]: value }), (error: unknown) => {

@@ -62,13 +62,18 @@ async function refusal(res: Response): Promise<{ code: string; message: string }
 async function withGatedServer(
   method: keyof Store,
   env: Record<string, string>,
-  fn: (server: TestServer, gate: Gate, arm: () => void) => Promise<void>,
+  fn: (server: TestServer, gate: Gate, arm: () => void, logs: string[]) => Promise<void>,
 ): Promise<void> {
   const gate = new Gate();
   const armed = { on: false };
-  const server = await startServer({ env, wrapStore: gated(method, gate, armed) });
+  const logs: string[] = [];
+  const server = await startServer({
+    env,
+    wrapStore: gated(method, gate, armed),
+    logSink: (line) => logs.push(line),
+  });
   try {
-    await fn(server, gate, () => armed.on = true);
+    await fn(server, gate, () => armed.on = true, logs);
   } finally {
     gate.open();
     await server.close();
@@ -78,8 +83,12 @@ async function withGatedServer(
 Deno.test("past the in-flight limit and the queue a request is refused at once: 503, Retry-After, JSON; probes still answer; nothing refused is stored", async () => {
   await withGatedServer(
     "listConversations",
-    { PENSIEVE_MAX_IN_FLIGHT: "2", PENSIEVE_MAX_QUEUED: "1" },
-    async (server, gate, arm) => {
+    {
+      PENSIEVE_MAX_IN_FLIGHT: "2",
+      PENSIEVE_MAX_QUEUED: "1",
+      PENSIEVE_METRICS_TOKEN: "metrics-token-for-tests",
+    },
+    async (server, gate, arm, logs) => {
       const { token } = await signUp(server);
       arm();
       const list = () => server.call("/api/conversations", { token });
@@ -101,6 +110,14 @@ Deno.test("past the in-flight limit and the queue a request is refused at once: 
       assert.equal(write.status, 503);
       assert.equal(write.headers.get("retry-after"), "1");
       await refusal(write);
+
+      // Refusals are counted, and summed up in the log (one line for this burst).
+      const metrics = await server.call("/metrics", { token: "metrics-token-for-tests" });
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^pensieve_overload_refusals_total 2$/m);
+      const summaries = logs.filter((l) => l.includes("overload: requests refused"));
+      assert.equal(summaries.length, 1);
+      assert.equal(JSON.parse(summaries[0]).level, "warn");
 
       // Probes are never queued nor refused.
       const health = await server.call("/healthz");
