@@ -827,8 +827,10 @@ export class SqliteStore implements Store {
     const params: SQLInputValue[] = [userId];
     addFilter(options.filter, where, params);
     if (options.after) {
-      where.push("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))");
-      params.push(options.after.updatedAt, options.after.updatedAt, options.after.id);
+      // A row value, so the index is entered at the cursor: the equivalent OR made SQLite gather
+      // every older conversation and sort them, page 2 of 100,000 as slow as reading them all.
+      where.push("(c.updated_at, c.id) < (?, ?)");
+      params.push(options.after.updatedAt, options.after.id);
     }
     const rows = this.#all(
       `SELECT c.* FROM conversations c WHERE ${
