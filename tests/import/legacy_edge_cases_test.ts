@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
+import { runCli } from "../_helpers/cli.ts";
 import bcrypt from "bcryptjs";
 import { startServer, type TestServer } from "../_helpers/server.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
-async function migrate(server: TestServer, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "cli/migrate.ts", ...args],
-    cwd: root,
-    env: { PENSIEVE_DB: `sqlite:${server.dbPath}` },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+function migrate(server: TestServer, args: string[]) {
+  return runCli("cli/migrate.ts", args, { PENSIEVE_DB: `sqlite:${server.dbPath}` });
 }
 
 const PASSWORD = "old-password";
