@@ -28,13 +28,12 @@ import { staticAsset } from "./routes/static_asset.ts";
 import { WebSessions } from "./routes/web_session.ts";
 import { McpSessions } from "./core/mcp_sessions.ts";
 import { RateLimiter } from "./core/rate_limiter.ts";
-import { SseStreams } from "./mcp/sse_streams.ts";
-import { createStreamableHttp } from "./mcp/streamable_http.ts";
+import { lazy } from "./core/lazy.ts";
 import type { McpDeps } from "./mcp/tool_context.ts";
 import { errorFields, Logger, type LogSink, stdoutSink } from "./core/logger.ts";
-import { Metrics } from "./core/metrics.ts";
+import { type Metrics, UNREAD_METRICS } from "./core/metrics.ts";
 import { UserTags } from "./core/user_tag.ts";
-import { SERVER_INFO } from "./mcp/server.ts";
+import { SERVER_INFO } from "./mcp/server_info.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { requestLog } from "./routes/middleware/request_log.ts";
 import { admission } from "./routes/middleware/admission.ts";
@@ -53,7 +52,7 @@ export interface App {
 }
 
 /** Builds the whole service from its dependencies. The one place routes are mounted. */
-export function createApp(deps: {
+export async function createApp(deps: {
   config: Config;
   store: Store;
   clock: Clock;
@@ -61,15 +60,18 @@ export function createApp(deps: {
   metadataFetcher?: MetadataFetcher;
   /** Where log lines go: stdout unless a test collects them. */
   logSink?: LogSink;
-}): App {
+}): Promise<App> {
   const { config, store, clock } = deps;
   const logger = new Logger({ ...config.log, sink: deps.logSink ?? stdoutSink, clock });
-  const metrics = new Metrics({
-    storeKind: store.kind,
-    version: SERVER_INFO.version,
-    startedAt: clock.now(),
-    openSseStreams: () => sse.openCount,
-  });
+  const prometheus = config.metricsToken
+    ? new (await import("./core/prometheus_metrics.ts")).PrometheusMetrics({
+      storeKind: store.kind,
+      version: SERVER_INFO.version,
+      startedAt: clock.now(),
+      openSseStreams: () => mcp.loaded()?.sse.openCount ?? 0,
+    })
+    : undefined;
+  const metrics: Metrics = prometheus ?? UNREAD_METRICS;
   const services = createServices({
     ...deps,
     importJobEvents: {
@@ -153,7 +155,7 @@ export function createApp(deps: {
   app.use((c, next) => isImport(c.req.path) ? importLimit(c, next) : generalLimit(c, next));
 
   app.route("/", healthRoutes(store, () => draining));
-  if (config.metricsToken) app.route("/", metricsRoutes(metrics, config.metricsToken));
+  if (prometheus) app.route("/", metricsRoutes(prometheus, config.metricsToken!));
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.publicUrl)));
   app.route("/auth", authRoutes(services, config));
   const mcpDeps: McpDeps = {
@@ -167,9 +169,8 @@ export function createApp(deps: {
       toolCalled: (tool, outcome) => metrics.toolCalled(tool, outcome),
     },
   };
-  const streamable = createStreamableHttp(mcpDeps);
-  const sse = new SseStreams(mcpDeps);
-  app.route("/", mcpRoutes({ config, services, streamable, sse, isDraining: () => draining }));
+  const mcp = lazy(async () => (await import("./mcp/runtime.ts")).createMcpRuntime(mcpDeps));
+  app.route("/", mcpRoutes({ config, services, mcp, isDraining: () => draining }));
   const webSessions = new WebSessions(config, services);
   app.route("/", oauthRoutes(services, config, webSessions));
   const stylesheet = staticAsset("app.css", "text/css; charset=utf-8")!;
@@ -209,8 +210,10 @@ export function createApp(deps: {
       draining = true;
     },
     closeStreams: async () => {
-      await sse.closeAll();
-      await streamable.close();
+      const loaded = mcp.loaded();
+      if (!loaded) return;
+      await loaded.sse.closeAll();
+      await loaded.streamable.close();
     },
   };
 }

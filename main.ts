@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   config.jwtSecret = await resolveJwtSecret(config);
   const store = await openStore(config.db);
   const clock = systemClock;
-  const app = createApp({ config, store, clock });
+  const app = await createApp({ config, store, clock });
 
   const server = Deno.serve({
     port: config.port,

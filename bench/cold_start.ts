@@ -9,7 +9,7 @@
  * BENCH_ROUNDS (10), BENCH_IDLE_SECONDS (2: how long a process idles before its RSS is read).
  */
 import { SqliteStore } from "../db/sqlite/store.ts";
-import { taskV8Flags } from "../tests/_helpers/process.ts";
+import { taskRunFlags } from "../tests/_helpers/process.ts";
 import { processMemory } from "./server_memory.ts";
 import { seedUsers } from "./seed_users.ts";
 
@@ -71,7 +71,7 @@ async function startOnce(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...taskV8Flags("start"),
+      ...taskRunFlags("start"),
       "--allow-net",
       "--allow-env",
       "--allow-sys=cpus,networkInterfaces,hostname,statfs",

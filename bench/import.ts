@@ -11,7 +11,7 @@ import { Importer } from "../core/import/importer.ts";
 import { DatabaseSync } from "node:sqlite";
 import { indexText, ownerToken } from "../db/sqlite/search_text.ts";
 import { SqliteStore } from "../db/sqlite/store.ts";
-import { taskV8Flags } from "../tests/_helpers/process.ts";
+import { taskRunFlags } from "../tests/_helpers/process.ts";
 
 const CONVERSATIONS = Number(Deno.env.get("BENCH_CONVERSATIONS") ?? 2000);
 const PER = Number(Deno.env.get("BENCH_MESSAGES_PER") ?? 50);
@@ -84,7 +84,7 @@ const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
 async function importInChild(exportPath: string, dbPath: string) {
   const out = await new Deno.Command(Deno.execPath(), {
     // Tuned as `deno task import` runs (its V8 flags), since that is what is measured.
-    args: ["run", ...taskV8Flags("import"), "--allow-all", new URL(import.meta.url).pathname],
+    args: ["run", ...taskRunFlags("import"), "--allow-all", new URL(import.meta.url).pathname],
     env: { BENCH_IMPORT_CHILD: JSON.stringify({ exportPath, dbPath }) },
     stdout: "piped",
     stderr: "inherit",

@@ -248,7 +248,7 @@ async function main(): Promise<void> {
         PENSIEVE_MCP_RESPONSE_MODE: mode === "json" ? "json" : "auto",
       });
       // Log lines are formatted as in production but not written: they would flood the report.
-      const app = createApp({ config, store, clock: systemClock, logSink: () => {} });
+      const app = await createApp({ config, store, clock: systemClock, logSink: () => {} });
       apps.push(app);
       // Bench only: the baseline route, behind the same global middleware as every route.
       app.hono.get("/bench/hello", (c) => c.text("hello"));

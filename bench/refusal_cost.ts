@@ -8,7 +8,7 @@
  * BENCH_DURATION (s, 5), BENCH_ROUNDS (2).
  */
 import { SqliteStore } from "../db/sqlite/store.ts";
-import { spawnServer, taskV8Flags } from "../tests/_helpers/process.ts";
+import { spawnServer, taskRunFlags } from "../tests/_helpers/process.ts";
 import { type LoadTarget, runLoad } from "./load_client.ts";
 import { seedUsers } from "./seed_users.ts";
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const barePort = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const bare = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...taskV8Flags("start"), "--allow-net", "--allow-env", "bench/bare_hello.ts"],
+    args: ["run", ...taskRunFlags("start"), "--allow-net", "--allow-env", "bench/bare_hello.ts"],
     cwd: new URL("../", import.meta.url).pathname,
     env: { HOST: "127.0.0.1", PORT: String(barePort) },
     stdout: "null",

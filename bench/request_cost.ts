@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     config.jwtSecret = new TextEncoder().encode(SECRET);
     const store = new SqliteStore({ path });
     // Log lines are made as in production, and dropped.
-    const app = createApp({ config, store, clock: systemClock, logSink: () => {} });
+    const app = await createApp({ config, store, clock: systemClock, logSink: () => {} });
     const remoteAddr = { transport: "tcp" as const, hostname: "127.0.0.1", port: 40000 };
     const auth = { Authorization: `Bearer ${TOKEN}` };
     const mcp = (name: string, args: Record<string, unknown>) => () =>

@@ -4,7 +4,7 @@ import { NotFound } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import type { Conversation, Message } from "./types.ts";
 import { conversationView, messageView } from "./views.ts";
-import { Zip, ZipDeflate } from "fflate";
+import type { ZipDeflate } from "fflate";
 
 /** The export format's name and version, written at the top of every export. */
 export const EXPORT_FORMAT = { format: "pensieve-export", version: 1 } as const;
@@ -272,6 +272,8 @@ export function exportMarkdownZip(
     const ids = await allIds(conversations, userId);
     const taken = new Set<string>();
     const pending: Uint8Array[] = [];
+    // Loaded here, not at start-up: zip export is rare and fflate is not small.
+    const { Zip, ZipDeflate } = await import("fflate");
     const zip = new Zip((error, chunk) => {
       if (error) throw error;
       pending.push(chunk);

@@ -1,13 +1,12 @@
 import { type CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import type { McpCaller } from "./caller.ts";
+import { SERVER_INFO } from "./server_info.ts";
 import { registerResumePrompt } from "./prompts.ts";
 import { registerConversationResources } from "./resources.ts";
 import type { McpDeps, McpObserver } from "./tool_context.ts";
 import { registerAccountTools } from "./tools/account_tools.ts";
 import { registerConnectorTools } from "./tools/connector_tools.ts";
 import { registerConversationTools } from "./tools/conversation_tools.ts";
-
-export const SERVER_INFO = { name: "pensieve", title: "Pensieve", version: "0.3.0" };
 
 const INSTRUCTIONS = "Pensieve keeps the user's AI conversations so they can be continued in " +
   "any AI client. Save a conversation with save_conversation when the user asks to keep it, " +

@@ -1,8 +1,3 @@
-import {
-  hostHeaderValidationResponse,
-  localhostAllowedHostnames,
-  originValidationResponse,
-} from "@modelcontextprotocol/server";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import { InsufficientScope, Unauthorized, Unavailable } from "../core/errors.ts";
@@ -10,8 +5,9 @@ import { SCOPES } from "../core/oauth/scopes.ts";
 import { missingScope } from "../mcp/scopes.ts";
 import type { Services } from "../core/services.ts";
 import type { McpEndpoint } from "../db/store.ts";
-import type { SseStreams } from "../mcp/sse_streams.ts";
-import type { McpRequestIdentity, StreamableHttp } from "../mcp/streamable_http.ts";
+import type { Lazy } from "../core/lazy.ts";
+import type { McpRuntime } from "../mcp/runtime.ts";
+import type { McpRequestIdentity } from "../mcp/streamable_http.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody } from "./errors.ts";
 import { clientAddress } from "./middleware/client_address.ts";
@@ -23,36 +19,13 @@ export function resourceMetadataUrl(config: Config, resourcePath: "/mcp" | "/sse
   return `${config.publicUrl}/.well-known/oauth-protected-resource${resourcePath}`;
 }
 
-function allowedHostnames(config: Config): string[] | null {
-  if (config.mcp.allowedHosts.includes("*")) return null;
-  return [
-    new URL(config.publicUrl).hostname,
-    ...localhostAllowedHostnames(),
-    ...config.mcp.allowedHosts,
-  ];
-}
-
-function allowedOrigins(config: Config): string[] {
-  const publicHost = new URL(config.publicUrl).hostname;
-  const local = localhostAllowedHostnames();
-  return [
-    publicHost,
-    ...config.corsOrigins.map((origin) => new URL(origin).hostname),
-    // A browser-based client on the same machine, only when the server itself is local.
-    ...(local.includes(publicHost) ? local : []),
-  ];
-}
-
 /**
  * DNS-rebinding and cross-site defence for every MCP endpoint: a Host this server is not known
  * by, or an Origin that is not allowed, gets 403 before anything else happens.
  */
-function guardOriginAndHost(config: Config): MiddlewareHandler<AppEnv> {
-  const hosts = allowedHostnames(config);
-  const origins = allowedOrigins(config);
+function guardOriginAndHost(mcp: Lazy<McpRuntime>): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const rejected = (hosts && hostHeaderValidationResponse(c.req.raw, hosts)) ??
-      originValidationResponse(c.req.raw, origins);
+    const rejected = (await mcp.get()).refuseHostOrOrigin(c.req.raw);
     if (rejected) return rejected;
     await next();
   };
@@ -62,11 +35,11 @@ function guardOriginAndHost(config: Config): MiddlewareHandler<AppEnv> {
 export function mcpRoutes(deps: {
   config: Config;
   services: Services;
-  streamable: StreamableHttp;
-  sse: SseStreams;
+  /** Loaded on the first MCP request. */
+  mcp: Lazy<McpRuntime>;
   isDraining: () => boolean;
 }): Hono<AppEnv> {
-  const { config, services, streamable, sse } = deps;
+  const { config, services, mcp } = deps;
 
   async function identify(
     c: Context<AppEnv>,
@@ -131,13 +104,13 @@ export function mcpRoutes(deps: {
     if (identity instanceof Response) return identity;
     const refused = await scopeRefusal(c, identity, "/mcp");
     if (refused) return refused;
-    return streamable.handle(c.req.raw, identity);
+    return (await mcp.get()).streamable.handle(c.req.raw, identity);
   };
   const sseAt = (endpoint: McpEndpoint, messagesPath: string) => async (c: Context<AppEnv>) => {
     if (deps.isDraining()) throw new Unavailable("This server is shutting down; reconnect.", 1);
     const identity = await identify(c, endpoint, "/sse");
     if (identity instanceof Response) return identity;
-    return sse.open(identity, messagesPath);
+    return (await mcp.get()).sse.open(identity, messagesPath);
   };
   const messagesAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/sse");
@@ -145,7 +118,7 @@ export function mcpRoutes(deps: {
     const refused = await scopeRefusal(c, identity, "/sse");
     if (refused) return refused;
     const sessionId = c.req.query("sessionId") ?? "";
-    return sse.post(sessionId, identity, await c.req.text());
+    return (await mcp.get()).sse.post(sessionId, identity, await c.req.text());
   };
 
   const protectedResource = (path: "" | "/mcp" | "/sse") => (c: Context<AppEnv>) =>
@@ -163,7 +136,7 @@ export function mcpRoutes(deps: {
   app.get("/.well-known/oauth-protected-resource/mcp", protectedResource("/mcp"));
   app.get("/.well-known/oauth-protected-resource/sse", protectedResource("/sse"));
 
-  const guard = guardOriginAndHost(config);
+  const guard = guardOriginAndHost(mcp);
   for (const path of ["/mcp", "/sse", "/messages", "/open/mcp", "/open/sse", "/open/messages"]) {
     app.use(path, guard);
   }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { Unauthorized } from "../core/errors.ts";
-import type { Metrics } from "../core/metrics.ts";
+import type { PrometheusMetrics } from "../core/prometheus_metrics.ts";
 import { sha256Hex, timingSafeEqual } from "../core/secrets.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -10,7 +10,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
  * `GET /metrics` in the Prometheus text format, for a scraper holding `token`
  * (`Authorization: Bearer <token>`). Mounted only when a token is configured.
  */
-export function metricsRoutes(metrics: Metrics, token: string): Hono<AppEnv> {
+export function metricsRoutes(metrics: PrometheusMetrics, token: string): Hono<AppEnv> {
   // Digests compare in constant time whatever the length of what was sent.
   const expected = sha256Hex(token);
   return new Hono<AppEnv>().get("/metrics", async (c) => {

@@ -12,6 +12,7 @@ import {
 } from "../core/schemas.ts";
 import type { Services } from "../core/services.ts";
 import { renderPage } from "../web/html.ts";
+import { loadMarkdown } from "../web/markdown.ts";
 import { type Locale, messagesFor, pickLocale } from "../web/i18n.ts";
 import type { PageContext } from "../web/layout.ts";
 import { AccountFormPage } from "../web/pages/account_forms.ts";
@@ -227,6 +228,7 @@ export function pageRoutes(deps: {
 
   const loadConversation = async (userId: string, id: string, afterSeq?: number) => {
     if (!UUID.test(id)) return null;
+    await loadMarkdown(); // its page shows the messages as Markdown
     try {
       return await conversations.load(userId, id, {
         afterSeq,

@@ -1,4 +1,6 @@
-import MarkdownIt from "markdown-it";
+import type MarkdownIt from "markdown-it";
+
+type Renderer = ReturnType<typeof MarkdownIt>;
 
 const SAFE_LINK = /^(https?:|mailto:)/i;
 
@@ -6,8 +8,8 @@ const SAFE_LINK = /^(https?:|mailto:)/i;
  * Markdown for untrusted conversation text: raw HTML is shown as text, only http(s) and mailto
  * links are made, and every link opens apart from this page.
  */
-function createRenderer() {
-  const md = new MarkdownIt({ html: false, linkify: true, breaks: true });
+function createRenderer(Markdown: typeof MarkdownIt): Renderer {
+  const md = new Markdown({ html: false, linkify: true, breaks: true });
   md.validateLink = (url) => SAFE_LINK.test(url.trim());
   const base = md.renderer.rules.link_open ??
     ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
@@ -30,9 +32,17 @@ function createRenderer() {
   return md;
 }
 
-const renderer = createRenderer();
+// One renderer per process: it holds only its settings. Loaded with the first conversation page,
+// not at start-up: markdown-it and its dependencies are a tenth of the server's start.
+let renderer: Renderer | undefined;
+
+/** Loads the renderer; `renderMarkdown` may be called once this has resolved. */
+export async function loadMarkdown(): Promise<void> {
+  renderer ??= createRenderer((await import("markdown-it")).default);
+}
 
 /** Markdown to HTML that cannot run anything or reach anywhere on its own. */
 export function renderMarkdown(text: string): string {
+  if (!renderer) throw new Error("renderMarkdown before loadMarkdown");
   return renderer.render(text);
 }

@@ -1,4 +1,3 @@
-import { Unzip, UnzipInflate } from "fflate";
 import { Invalid, PensieveError } from "../errors.ts";
 import { type JsonValueBytes, JsonValues } from "./json_values.ts";
 
@@ -170,6 +169,8 @@ async function* zipConversations(
   let failure: Invalid | null = null;
   let compressed = 0;
   let expanded = 0;
+  // Loaded here, not at start-up: most servers rarely unzip an export.
+  const { Unzip, UnzipInflate } = await import("fflate");
   const unzip = new Unzip();
   unzip.register(UnzipInflate);
   unzip.onfile = (entry) => {

@@ -10,17 +10,22 @@ export interface ServerProcess {
 
 const root = new URL("../../", import.meta.url).pathname;
 
-/** The `--v8-flags=…` a deno.json task runs with, so a spawned process is tuned as it would be. */
-export function taskV8Flags(task: string): string[] {
+/**
+ * The `--v8-flags=…` and `--node-modules-dir=…` a deno.json task runs with, so a spawned process
+ * is tuned and starts as it would.
+ */
+export function taskRunFlags(task: string): string[] {
   const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-  return String(config.tasks[task] ?? "").split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
+  return String(config.tasks[task] ?? "").split(/\s+/).filter((a) =>
+    a.startsWith("--v8-flags=") || a.startsWith("--node-modules-dir=")
+  );
 }
 
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...taskV8Flags("start"),
+      ...taskRunFlags("start"),
       "--allow-net",
       "--allow-env",
       // The same grants as `deno task start`, except that reads and writes reach temp dirs.

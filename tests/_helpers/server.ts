@@ -71,7 +71,7 @@ export async function startServer(
     path: dbPath,
     synchronous: config.db.kind === "sqlite" ? config.db.synchronous : "FULL",
   });
-  const app = createApp({
+  const app = await createApp({
     config,
     store: options.wrapStore ? options.wrapStore(store) : store,
     clock: options.clock ?? systemClock,
