@@ -1,10 +1,13 @@
 /**
  * `deno task bench:cold`: time from process start to the first 200 on `/healthz`, for main.ts
  * (as `deno task start` runs it: the same V8 flags and grants as tests/_helpers/process.ts) and
- * for a bare `Deno.serve` hello (bench/bare_hello.ts) started the same way, interleaved round by
- * round, with each one's resident memory once it has sat idle. Dependencies are cached by a first
- * round of each that is not counted, so this is a warm start, as a container with its deps
- * baked in has. The server opens a SQLite file made in that first round.
+ * for a bare `Deno.serve` hello (bench/bare_hello.ts) and the stack's dependency floor
+ * (bench/dependency_floor.ts) started the same way, interleaved round by
+ * round, with each one's resident memory once it has sat idle. The server starts twice a round:
+ * once sent a first MCP tools/call after its first 200, once a first REST list, since each of
+ * those loads modules the other does not. Dependencies are cached by a first round of each that
+ * is not counted, so this is a warm start, as a container with its deps baked in has. The server
+ * opens a SQLite file made in that first round.
  *
  * BENCH_ROUNDS (10), BENCH_IDLE_SECONDS (2: how long a process idles before its RSS is read).
  */
@@ -17,6 +20,15 @@ const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 10);
 const IDLE_SECONDS = Number(Deno.env.get("BENCH_IDLE_SECONDS") ?? 2);
 const root = new URL("../", import.meta.url).pathname;
 const TOKEN = "psv_bench-token-bench-token-bench-token-bench";
+
+/** A first REST request, as the dashboard's script or an API client would send. */
+async function firstRestCall(base: string): Promise<void> {
+  const res = await fetch(`${base}/api/conversations?limit=20`, {
+    headers: { Authorization: `Bearer ${TOKEN}` },
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`first REST call: ${res.status} ${text.slice(0, 200)}`);
+}
 
 /** A first MCP request, as a client connecting after a scale-from-zero would send. */
 async function firstToolCall(base: string): Promise<void> {
@@ -49,10 +61,13 @@ function freePort(): number {
   return port;
 }
 
+/** What a process is sent once it answers /healthz: each loads modules the other may not. */
+type FirstRequest = "mcp" | "rest";
+
 interface Start {
   /** Milliseconds from spawn to the first 200 on /healthz. */
   ready: number;
-  /** Milliseconds from spawn to the answer of a tools/call sent right after that 200. */
+  /** Milliseconds from spawn to the answer of a first request sent right after that 200. */
   firstCall?: number;
   /** MB resident after idling. */
   idleRss: number;
@@ -63,7 +78,7 @@ interface Start {
 async function startOnce(
   entry: string,
   env: Record<string, string>,
-  callMcp: boolean,
+  first: FirstRequest | null,
 ): Promise<Start> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}/healthz`;
@@ -102,8 +117,8 @@ async function startOnce(
       await new Promise((r) => setTimeout(r, 2));
     }
     let firstCall: number | undefined;
-    if (callMcp) {
-      await firstToolCall(`http://127.0.0.1:${port}`);
+    if (first) {
+      await (first === "mcp" ? firstToolCall : firstRestCall)(`http://127.0.0.1:${port}`);
       firstCall = performance.now() - started;
     }
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
@@ -130,8 +145,10 @@ async function main(): Promise<void> {
     PENSIEVE_JWT_SECRET: "bench-secret-bench-secret-bench-secret",
   };
   const kinds = [
-    ["bare Deno.serve hello", "bench/bare_hello.ts", {}, false],
-    ["pensieve main.ts", "main.ts", serverEnv, true],
+    ["bare Deno.serve hello", "bench/bare_hello.ts", {}, null],
+    ["Hono + zod + node:crypto + node:sqlite, one route", "bench/dependency_floor.ts", {}, null],
+    ["pensieve main.ts, then MCP tools/call", "main.ts", serverEnv, "mcp"],
+    ["pensieve main.ts, then REST list", "main.ts", serverEnv, "rest"],
   ] as const;
   const store = new SqliteStore({ path: `${dir}/pensieve.db` });
   await seedUsers(store, TOKEN, Date.UTC(2026, 0, 1));
@@ -151,7 +168,7 @@ async function main(): Promise<void> {
         results[label].push(await startOnce(entry, env, mcp));
       }
     }
-    const [bare, server] = kinds.map(([label]) => results[label]);
+    const [bare, floor, server, serverRest] = kinds.map(([label]) => results[label]);
     console.log(
       "| process | start → first 200, median ms | min – max ms | idle RSS, median MB | peak RSS, median MB |",
     );
@@ -167,21 +184,30 @@ async function main(): Promise<void> {
         } |`,
       );
     }
-    const ratio = median(server.map((s) => s.ready)) / median(bare.map((s) => s.ready));
-    const rss = median(server.map((s) => s.idleRss)) / median(bare.map((s) => s.idleRss));
+    const bothServers = [...server, ...serverRest];
+    const ratio = median(bothServers.map((s) => s.ready)) / median(bare.map((s) => s.ready));
+    const rss = median(bothServers.map((s) => s.idleRss)) / median(bare.map((s) => s.idleRss));
     console.log(
       `server ÷ bare: start ${ratio.toFixed(2)}×, idle RSS ${rss.toFixed(2)}×; ` +
         `goal (start ≤ 2× bare Deno): ${ratio <= 2 ? "met" : "not met"}`,
     );
-    const calls = server.map((s) => s.firstCall!);
+    const floorRatio = median(floor.map((s) => s.ready)) / median(bare.map((s) => s.ready));
+    console.log(`dependency floor ÷ bare: start ${floorRatio.toFixed(2)}×`);
+    for (
+      const [label, starts] of [["MCP tools/call", server], ["REST list", serverRest]] as const
+    ) {
+      const calls = starts.map((s) => s.firstCall!);
+      console.log(
+        `server: spawn → answer of a first ${label} sent after that 200, median ${
+          median(calls).toFixed(0)
+        } ms (${Math.min(...calls).toFixed(0)} – ${Math.max(...calls).toFixed(0)})`,
+      );
+    }
     console.log(
-      `server: spawn → answer of a first MCP tools/call sent after that 200, median ${
-        median(calls).toFixed(0)
-      } ms (${Math.min(...calls).toFixed(0)} – ${Math.max(...calls).toFixed(0)})`,
-    );
-    console.log(
-      `per round, ms (bare / server): ${
-        bare.map((b, i) => `${b.ready.toFixed(0)}/${server[i].ready.toFixed(0)}`).join(", ")
+      `per round, ms (bare / floor / server then MCP / server then REST): ${
+        bare.map((b, i) =>
+          [b, floor[i], server[i], serverRest[i]].map((s) => s.ready.toFixed(0)).join("/")
+        ).join(", ")
       }`,
     );
     await Deno.mkdir("bench/results", { recursive: true });
