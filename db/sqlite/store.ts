@@ -856,6 +856,9 @@ export class SqliteStore implements Store {
     // CROSS JOIN keeps `best` (the FTS hits, already only this user's) as the outer loop: with
     // statistics from when the table was small, the planner otherwise started from the user's
     // conversations and scanned every hit for each one (45 ms instead of 1.5 ms for 126 hits).
+    // The page is chosen before the best messages are read: joined first, every matching
+    // conversation's message text was read and sorted to keep twenty (a word in 1,000 of 100,000
+    // messages: 5.9 ms, now 4.3 ms; raw ranking 1.7 ms).
     const rows = this.#all(
       `WITH hits AS (
          SELECT m.conversation_rowid AS crow, bm25(messages_fts) AS score, m.rowid AS mrow
@@ -866,12 +869,16 @@ export class SqliteStore implements Store {
          FROM titles_fts WHERE titles_fts MATCH ?
        ), best AS (
          SELECT crow, min(score) AS score, mrow FROM hits GROUP BY crow
+       ), page AS (
+         SELECT best.crow, best.score, best.mrow, c.id AS cid
+         FROM best CROSS JOIN conversations c ON c.rowid = best.crow
+         WHERE ${where.join(" AND ")}
+         ORDER BY best.score, c.id LIMIT ? OFFSET ?
        )
-       SELECT c.*, best.score AS score, best.mrow AS mrow, ${MESSAGE_COLUMNS}
-       FROM best CROSS JOIN conversations c ON c.rowid = best.crow
-       LEFT JOIN messages m ON m.rowid = best.mrow
-       WHERE ${where.join(" AND ")}
-       ORDER BY best.score, c.id LIMIT ? OFFSET ?`,
+       SELECT c.*, page.score AS score, page.mrow AS mrow, ${MESSAGE_COLUMNS}
+       FROM page CROSS JOIN conversations c ON c.rowid = page.crow
+       LEFT JOIN messages m ON m.rowid = page.mrow
+       ORDER BY page.score, page.cid`,
       match,
       match,
       ...params,
