@@ -29,7 +29,15 @@ export function streamLimit(maxSize: number): MiddlewareHandler<AppEnv> {
         },
       }),
     );
-    c.req.raw = new Request(raw, { body: counted, duplex: "half" } as RequestInit);
+    // Built from its parts, not `new Request(raw, …)`: that would follow the request's signal,
+    // and Deno warns on stderr (once per process, after the answer) that a followed request
+    // signal aborts when a response completes. Nothing here listens to it.
+    c.req.raw = new Request(raw.url, {
+      method: raw.method,
+      headers: raw.headers,
+      body: counted,
+      duplex: "half",
+    } as RequestInit);
     await next();
   };
 }

@@ -4,6 +4,8 @@ export interface ServerProcess {
   child: Deno.ChildProcess;
   /** Everything the process printed to stdout so far. */
   output(): string;
+  /** Everything it printed to stderr so far, when spawned with `{ stderr: true }` (else ""). */
+  errors(): string;
   /** Waits for exit; returns the status and the whole stdout. */
   wait(): Promise<{ code: number; stdout: string }>;
 }
@@ -21,7 +23,13 @@ export function taskRunFlags(task: string): string[] {
   );
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string>,
+  options: {
+    /** Collect stderr (see `errors()`) instead of passing it through. */
+    stderr?: boolean;
+  } = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -38,10 +46,16 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     cwd: root,
     env: { HOST: "127.0.0.1", PORT: "0", ...env },
     stdout: "piped",
-    stderr: "inherit",
+    stderr: options.stderr ? "piped" : "inherit",
   }).spawn();
   let text = "";
+  let errors = "";
   const decoder = new TextDecoder();
+  const errorsRead = options.stderr
+    ? child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (errors += chunk) }),
+    )
+    : Promise.resolve();
   const reader = child.stdout.getReader();
   let url: string | undefined;
   const pump = (async () => {
@@ -64,9 +78,11 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     url,
     child,
     output: () => text,
+    errors: () => errors,
     async wait() {
       const status = await child.status;
       await pump;
+      await errorsRead;
       return { code: status.code, stdout: text };
     },
   };
