@@ -1,5 +1,5 @@
 // @ts-types="@types/busboy"
-import busboy from "busboy";
+import type busboy from "busboy";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import { Invalid, PensieveError } from "../core/errors.ts";
@@ -48,26 +48,26 @@ function asPensieveError(error: unknown): PensieveError {
  * await importer.import(userId, upload.stream, { name: upload.name ?? "upload" });
  * ```
  */
-export function multipartFile(
+export async function multipartFile(
   request: Request,
   options: { idleMs?: number } = {},
 ): Promise<UploadedFile> {
-  if (!request.body) return Promise.reject(new Invalid("The body is empty: send the export file."));
+  if (!request.body) throw new Invalid("The body is empty: send the export file.");
+  // Loaded with the first multipart upload, not at start-up: few requests are one.
+  const createParser = (await import("busboy")).default as typeof busboy;
   let parser: busboy.Busboy;
   try {
-    parser = busboy({
+    parser = createParser({
       headers: { "content-type": request.headers.get("Content-Type") ?? "" },
       // A second file is refused (filesLimit below); text fields are kept only before the file,
       // and only a few small ones.
       limits: { files: 1, fields: 20, fieldSize: 4096 },
     });
   } catch (error) {
-    return Promise.reject(
-      new Invalid(
-        `Send the file as multipart/form-data with a boundary, or as the body itself (${
-          error instanceof Error ? error.message : String(error)
-        }).`,
-      ),
+    throw new Invalid(
+      `Send the file as multipart/form-data with a boundary, or as the body itself (${
+        error instanceof Error ? error.message : String(error)
+      }).`,
     );
   }
   const source = Readable.fromWeb(request.body as unknown as NodeWebReadableStream<Uint8Array>);

@@ -43,7 +43,7 @@ async function packagesLoadedAtStart(): Promise<Set<string>> {
  * need is loaded when one first arrives (BENCHMARKS.md, cold start). A static import of any of
  * these from the start-up path would quietly add it back.
  */
-Deno.test("start-up does not load the MCP SDK, metrics, zip, Markdown or storage drivers it may never use", async () => {
+Deno.test("start-up does not load the MCP SDK, metrics, zip, Markdown, multipart or storage drivers it may never use", async () => {
   const packages = await packagesLoadedAtStart();
   assert.ok(packages.has("hono") && packages.has("zod"), `graph read: ${[...packages]}`);
   for (
@@ -56,6 +56,7 @@ Deno.test("start-up does not load the MCP SDK, metrics, zip, Markdown or storage
       "bson",
       "@node-rs/argon2",
       "bcryptjs",
+      "busboy",
     ]
   ) {
     assert.ok(!packages.has(lazy), `${lazy} is imported statically from main.ts`);
