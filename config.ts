@@ -42,6 +42,11 @@ export interface Config {
   trustProxy: boolean;
   /** Seconds /readyz answers 503 before the server stops taking connections on shutdown. */
   drainSeconds: number;
+  /**
+   * Seconds in-flight requests get to finish after the drain; then whatever is still open (a
+   * stalled upload, a stream) is cut off, the store closed and the process exits.
+   */
+  shutdownGraceSeconds: number;
   /** Open a SQLite file even on a network file system (where its locking is unreliable). */
   sqliteAllowNetworkFs: boolean;
   rateLimits: RateLimitConfig;
@@ -180,6 +185,7 @@ const envSchema = z.object({
   ),
   PENSIEVE_TRUST_PROXY: bool("PENSIEVE_TRUST_PROXY").default(false),
   PENSIEVE_DRAIN_SECONDS: integer("PENSIEVE_DRAIN_SECONDS", 0, 300).default(0),
+  PENSIEVE_SHUTDOWN_GRACE_SECONDS: integer("PENSIEVE_SHUTDOWN_GRACE_SECONDS", 0, 300).default(10),
   PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT: integer("PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000)
     .default(10),
   PENSIEVE_LOGIN_LIMIT_PER_ADDRESS: integer("PENSIEVE_LOGIN_LIMIT_PER_ADDRESS", 1, 1_000_000)
@@ -314,6 +320,7 @@ export function parseConfig(
     maxImportBytes: e.PENSIEVE_MAX_IMPORT_BYTES,
     trustProxy: e.PENSIEVE_TRUST_PROXY,
     drainSeconds: e.PENSIEVE_DRAIN_SECONDS,
+    shutdownGraceSeconds: e.PENSIEVE_SHUTDOWN_GRACE_SECONDS,
     sqliteAllowNetworkFs: e.PENSIEVE_SQLITE_ALLOW_NETWORK_FS,
     rateLimits: {
       loginPerAccount: e.PENSIEVE_LOGIN_LIMIT_PER_ACCOUNT,

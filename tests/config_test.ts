@@ -12,6 +12,23 @@ Deno.test("defaults: port 8000, SQLite in ./data, FULL sync, one-hour tokens", (
   assert.deepEqual(config.corsOrigins, []);
 });
 
+Deno.test("shutdown: no drain and ten seconds' grace by default; both set in whole seconds", () => {
+  const defaults = parseConfig({});
+  assert.equal(defaults.drainSeconds, 0);
+  assert.equal(defaults.shutdownGraceSeconds, 10);
+  const set = parseConfig({ PENSIEVE_DRAIN_SECONDS: "5", PENSIEVE_SHUTDOWN_GRACE_SECONDS: "0" });
+  assert.equal(set.drainSeconds, 5);
+  assert.equal(set.shutdownGraceSeconds, 0);
+  for (const value of ["-1", "301", "10s", "soon"]) {
+    assert.throws(
+      () => parseConfig({ PENSIEVE_SHUTDOWN_GRACE_SECONDS: value }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.message.startsWith("PENSIEVE_SHUTDOWN_GRACE_SECONDS"),
+      value,
+    );
+  }
+});
+
 Deno.test("durations accept seconds and units", () => {
   assert.equal(parseConfig({ PENSIEVE_ACCESS_TOKEN_TTL: "15m" }).accessTokenTtlSeconds, 900);
   assert.equal(parseConfig({ PENSIEVE_ACCESS_TOKEN_TTL: "120" }).accessTokenTtlSeconds, 120);

@@ -239,7 +239,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = if (!empty(image)) {
       ]
     }
     template: {
-      // Longer than PENSIEVE_DRAIN_SECONDS plus the slowest request.
+      // Longer than PENSIEVE_DRAIN_SECONDS plus PENSIEVE_SHUTDOWN_GRACE_SECONDS (10 s by default).
       terminationGracePeriodSeconds: 30
       containers: [
         {
