@@ -9,6 +9,7 @@ import {
 import type { McpEndpoint } from "../db/store.ts";
 import type { McpCaller } from "./caller.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
+import type { McpRequestBody } from "./request_body.ts";
 import { buildMcpServer } from "./server.ts";
 import { countOpenRequest, startSession } from "./session_start.ts";
 import type { McpDeps } from "./tool_context.ts";
@@ -24,7 +25,8 @@ export interface McpRequestIdentity {
 
 /** The Streamable HTTP endpoint: one handler for both protocol eras. */
 export interface StreamableHttp {
-  handle(request: Request, identity: McpRequestIdentity): Promise<Response>;
+  /** Serves one request, whose body (if any) the route has read once for every step. */
+  handle(body: McpRequestBody, identity: McpRequestIdentity): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -41,16 +43,10 @@ function acceptsBoth(request: Request): boolean {
 }
 
 /** The id of a `subscriptions/listen` request, or undefined when it is something else. */
-async function listenRequestId(request: Request): Promise<string | number | null | undefined> {
-  if (request.method !== "POST") return undefined;
-  try {
-    const body = JSON.parse(await request.clone().text());
-    return !Array.isArray(body) && body?.method === "subscriptions/listen"
-      ? (body.id ?? null)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+function listenRequestId(body: unknown): string | number | null | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const { method, id } = body as { method?: unknown; id?: string | number | null };
+  return method === "subscriptions/listen" ? (id ?? null) : undefined;
 }
 
 function authInfoFor(caller: McpCaller): AuthInfo {
@@ -131,7 +127,11 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     return new Response(body, { status: response.status, headers: response.headers });
   }
 
-  async function handleLegacy(request: Request, identity: McpRequestIdentity): Promise<Response> {
+  async function handleLegacy(
+    request: Request,
+    identity: McpRequestIdentity,
+    parsedBody: unknown,
+  ): Promise<Response> {
     const { endpoint, credentialUserId } = identity;
     const method = request.method.toUpperCase();
     const headerId = request.headers.get("mcp-session-id");
@@ -158,12 +158,6 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     if (method !== "POST") {
       return jsonRpcError(405, -32000, "Method not allowed.", { Allow: "GET, POST, DELETE" });
     }
-    let parsedBody: unknown;
-    try {
-      parsedBody = JSON.parse(await request.clone().text());
-    } catch {
-      parsedBody = undefined; // the transport answers with its own parse error
-    }
     if (Array.isArray(parsedBody) && parsedBody.length === 0) {
       return jsonRpcError(400, -32600, "Invalid Request: an empty batch.");
     }
@@ -173,8 +167,8 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
       sessionId: session?.id ?? null,
     };
     if (
-      !headerId && parsedBody !== undefined && isInitializeRequest(parsedBody) &&
-      acceptsBoth(request)
+      !headerId && (parsedBody as { method?: unknown } | undefined)?.method === "initialize" &&
+      isInitializeRequest(parsedBody) && acceptsBoth(request)
     ) {
       const started = await startSession(deps, identity, "streamable");
       return serveLegacy(request, { ...caller, sessionId: started.id }, parsedBody, started.id);
@@ -183,15 +177,15 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
   }
 
   return {
-    async handle(request, identity) {
+    async handle({ request, parsed }, identity) {
       await countOpenRequest(deps, identity);
       // Sign-in state lives in a 2025-era session, so `/open` speaks only that era; a client
-      // probing with server/discover is told the version is unsupported and falls back.
-      const legacy = await isLegacyRequest(request, undefined, {
-        maxRequestBodySize: config.maxBodyBytes,
-      });
+      // probing with server/discover is told the version is unsupported and falls back. A POST
+      // without a JSON body is the SDK's legacy case, answered there with a parse error.
+      const legacy = request.method.toUpperCase() === "POST" && parsed === undefined ||
+        await isLegacyRequest(request, parsed, { maxRequestBodySize: config.maxBodyBytes });
       if (identity.endpoint === "mcp" && !legacy) {
-        const listenId = await listenRequestId(request);
+        const listenId = listenRequestId(parsed);
         if (listenId !== undefined) {
           // Pensieve never changes its tools, resources or prompts while running: a listen
           // stream would only hold a connection open.
@@ -202,9 +196,9 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
           });
         }
         const caller: McpCaller = { ...identity, transport: "streamable", sessionId: null };
-        return modern.fetch(request, { authInfo: authInfoFor(caller) });
+        return modern.fetch(request, { authInfo: authInfoFor(caller), parsedBody: parsed });
       }
-      return handleLegacy(request, identity);
+      return handleLegacy(request, identity, parsed);
     },
     close: () => modern.close(),
   };

@@ -7,6 +7,7 @@ import type { Services } from "../core/services.ts";
 import type { McpEndpoint } from "../db/store.ts";
 import type { Lazy } from "../core/lazy.ts";
 import type { McpRuntime } from "../mcp/runtime.ts";
+import { parsedOrUndefined, readMcpBody } from "../mcp/request_body.ts";
 import type { McpRequestIdentity } from "../mcp/streamable_http.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody } from "./errors.ts";
@@ -77,18 +78,14 @@ export function mcpRoutes(deps: {
   }
 
   /** 403 with a challenge naming the scope, so the client can ask the user for more. */
-  async function scopeRefusal(
+  function scopeRefusal(
     c: Context<AppEnv>,
     identity: McpRequestIdentity,
     resourcePath: "/mcp" | "/sse",
-  ): Promise<Response | null> {
-    if (c.req.method !== "POST" || identity.endpoint === "open") return null;
-    let body: unknown;
-    try {
-      body = JSON.parse(await c.req.raw.clone().text());
-    } catch {
-      return null; // the transport reports the parse error
-    }
+    body: unknown,
+  ): Response | null {
+    // A body that is not JSON is refused by the transport with a parse error.
+    if (c.req.method !== "POST" || identity.endpoint === "open" || body === undefined) return null;
     const scope = missingScope(body, identity.scopes);
     if (!scope) return null;
     const error = new InsufficientScope(scope);
@@ -102,9 +99,10 @@ export function mcpRoutes(deps: {
   const streamableAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/mcp");
     if (identity instanceof Response) return identity;
-    const refused = await scopeRefusal(c, identity, "/mcp");
+    const body = await readMcpBody(c.req.raw);
+    const refused = scopeRefusal(c, identity, "/mcp", body.parsed);
     if (refused) return refused;
-    return (await mcp.get()).streamable.handle(c.req.raw, identity);
+    return (await mcp.get()).streamable.handle(body, identity);
   };
   const sseAt = (endpoint: McpEndpoint, messagesPath: string) => async (c: Context<AppEnv>) => {
     if (deps.isDraining()) throw new Unavailable("This server is shutting down; reconnect.", 1);
@@ -115,10 +113,11 @@ export function mcpRoutes(deps: {
   const messagesAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/sse");
     if (identity instanceof Response) return identity;
-    const refused = await scopeRefusal(c, identity, "/sse");
+    const text = await c.req.text();
+    const refused = scopeRefusal(c, identity, "/sse", parsedOrUndefined(text));
     if (refused) return refused;
     const sessionId = c.req.query("sessionId") ?? "";
-    return (await mcp.get()).sse.post(sessionId, identity, await c.req.text());
+    return (await mcp.get()).sse.post(sessionId, identity, text);
   };
 
   const protectedResource = (path: "" | "/mcp" | "/sse") => (c: Context<AppEnv>) =>
