@@ -2,22 +2,22 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { LIMITS } from "../core/limits.ts";
 import { transcript } from "./conversation_text.ts";
-import { type ToolContext, userRead } from "./tool_context.ts";
+import { type McpDeps, userRead } from "./tool_context.ts";
 
-// Built once: a server is built per request, and a zod schema is not free to make.
+// Built once: servers are built as requests need them, and a zod schema is not free to make.
 const resumeArgs = z.object({
   conversation_id: z.string().max(100).describe("The id of the saved conversation."),
 });
 
 /** `resume_conversation`: hands the model a saved conversation to carry on. */
-export function registerResumePrompt(server: McpServer, ctx: ToolContext): void {
+export function registerResumePrompt(server: McpServer, deps: McpDeps): void {
   server.registerPrompt("resume_conversation", {
     title: "Resume a saved conversation",
     description: "Continue a conversation saved in Pensieve, from where it stopped.",
     argsSchema: resumeArgs,
-  }, ({ conversation_id }) =>
-    userRead(ctx, async (userId) => {
-      const loaded = await ctx.services.conversations.load(userId, conversation_id, {
+  }, ({ conversation_id }, extra) =>
+    userRead(deps, extra, async (userId) => {
+      const loaded = await deps.services.conversations.load(userId, conversation_id, {
         limit: LIMITS.messagePageMax,
         last: true,
       });

@@ -1,14 +1,14 @@
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/server";
 import { LIMITS } from "../core/limits.ts";
 import { conversationView, messageView } from "../core/views.ts";
-import { type ToolContext, userRead } from "./tool_context.ts";
+import { type McpDeps, userRead } from "./tool_context.ts";
 
 /** `pensieve://conversations/{id}`: each saved conversation as a JSON resource. */
-export function registerConversationResources(server: McpServer, ctx: ToolContext): void {
-  const { conversations } = ctx.services;
+export function registerConversationResources(server: McpServer, deps: McpDeps): void {
+  const { conversations } = deps.services;
   const template = new ResourceTemplate("pensieve://conversations/{id}", {
-    list: () =>
-      userRead(ctx, async (userId) => {
+    list: (extra) =>
+      userRead(deps, extra, async (userId) => {
         const page = await conversations.list(userId, { limit: LIMITS.listPageMax });
         return {
           resources: page.items.map((c) => ({
@@ -27,8 +27,8 @@ export function registerConversationResources(server: McpServer, ctx: ToolContex
     description: "A saved conversation with its messages (the first 1000), as JSON. The list " +
       "holds the 100 most recently updated; use list_conversations or search to find older ones.",
     mimeType: "application/json",
-  }, (uri, variables) =>
-    userRead(ctx, async (userId) => {
+  }, (uri, variables, extra) =>
+    userRead(deps, extra, async (userId) => {
       const id = String(variables.id ?? "");
       const loaded = await conversations.load(userId, id, { limit: LIMITS.messagePageMax });
       const body = {

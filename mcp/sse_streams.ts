@@ -5,7 +5,7 @@ import { buildMcpServer } from "./server.ts";
 import { countOpenRequest, quotaKey, startSession } from "./session_start.ts";
 import { SseServerTransport } from "./sse_transport.ts";
 import type { McpRequestIdentity } from "./streamable_http.ts";
-import type { McpDeps } from "./tool_context.ts";
+import { authInfoFor, type McpDeps } from "./tool_context.ts";
 
 /** The same bound on a batch as the SDK's Streamable HTTP transport. */
 const MAX_BATCH = 100;
@@ -13,6 +13,8 @@ const MAX_BATCH = 100;
 interface OpenStream {
   transport: SseServerTransport;
   identity: McpRequestIdentity;
+  /** The stream's caller, handed to its server with every message. */
+  authInfo: AuthInfo;
   /** Who the stream counts against: the credential's user, or the address on `/open`. */
   quotaKey: string;
 }
@@ -66,8 +68,9 @@ export class SseStreams {
       `${messagesPath}?sessionId=${encodeURIComponent(sessionId)}`,
       config.mcp.sseKeepAliveSeconds * 1000,
     );
-    const server = buildMcpServer(this.deps, { ...identity, transport: "sse", sessionId });
-    this.#open.set(sessionId, { transport, identity, quotaKey: key });
+    const server = buildMcpServer(this.deps, identity.endpoint);
+    const authInfo = authInfoFor({ ...identity, transport: "sse", sessionId });
+    this.#open.set(sessionId, { transport, identity, authInfo, quotaKey: key });
     transport.onclose = () => {
       this.#open.delete(sessionId);
       release();
@@ -91,7 +94,6 @@ export class SseStreams {
     sessionId: string,
     identity: McpRequestIdentity,
     body: string,
-    authInfo?: AuthInfo,
   ): Promise<Response> {
     const stream = this.#open.get(sessionId);
     if (
@@ -127,7 +129,10 @@ export class SseStreams {
       );
     }
     for (const message of messages) {
-      stream.transport.receive(message as ReturnType<typeof parseJSONRPCMessage>, authInfo);
+      stream.transport.receive(
+        message as ReturnType<typeof parseJSONRPCMessage>,
+        stream.authInfo,
+      );
     }
     return new Response("Accepted", { status: 202 });
   }

@@ -1,5 +1,4 @@
 import {
-  type AuthInfo,
   createMcpHandler,
   isInitializeRequest,
   isLegacyRequest,
@@ -11,8 +10,9 @@ import type { McpCaller } from "./caller.ts";
 import { jsonRpcError } from "./json_rpc_error.ts";
 import type { McpRequestBody } from "./request_body.ts";
 import { buildMcpServer } from "./server.ts";
+import { McpServerPool } from "./server_pool.ts";
 import { countOpenRequest, startSession } from "./session_start.ts";
-import type { McpDeps } from "./tool_context.ts";
+import { authInfoFor, callerOf, type McpDeps } from "./tool_context.ts";
 
 /** What the HTTP layer established about a request before it reaches MCP. */
 export interface McpRequestIdentity {
@@ -30,12 +30,6 @@ export interface StreamableHttp {
   close(): Promise<void>;
 }
 
-function callerOf(authInfo: AuthInfo | undefined): McpCaller {
-  const caller = authInfo?.extra?.caller as McpCaller | undefined;
-  if (!caller) throw new Error("MCP request without a caller");
-  return caller;
-}
-
 /** The transport answers 406 unless a client accepts both; no session is started for those. */
 function acceptsBoth(request: Request): boolean {
   const accept = request.headers.get("accept") ?? "";
@@ -49,10 +43,19 @@ function listenRequestId(body: unknown): string | number | null | undefined {
   return method === "subscriptions/listen" ? (id ?? null) : undefined;
 }
 
-function authInfoFor(caller: McpCaller): AuthInfo {
-  // The SDK passes authInfo through to the factory untouched; it carries our caller.
-  return { token: "", clientId: caller.endpoint, scopes: [], extra: { caller } };
+/**
+ * Whether a body is one request other than `initialize`, which a pooled server may serve: the
+ * hot path. Batches, notifications and handshakes get a server of their own, used once.
+ */
+function isLoneRequest(body: unknown): boolean {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+  const { id, method } = body as { id?: unknown; method?: unknown };
+  return (typeof id === "string" || typeof id === "number") && typeof method === "string" &&
+    method !== "initialize";
 }
+
+/** Idle servers kept per endpoint; more than the requests usually in flight at once. */
+const IDLE_SERVERS = 16;
 
 /**
  * Serves `/mcp` and `/open/mcp`. 2026-07-28 requests go to the SDK's `createMcpHandler`
@@ -65,7 +68,7 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
   const { config, sessions } = deps;
   const keepAliveMs = config.mcp.sseKeepAliveSeconds * 1000;
   const modern = createMcpHandler(
-    (ctx: McpRequestContext) => buildMcpServer(deps, callerOf(ctx.authInfo)),
+    (ctx: McpRequestContext) => buildMcpServer(deps, callerOf(ctx.authInfo).endpoint),
     {
       legacy: "reject",
       responseMode: config.mcp.responseMode,
@@ -75,13 +78,19 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     },
   );
 
+  const pools = {
+    mcp: new McpServerPool(() => buildMcpServer(deps, "mcp"), IDLE_SERVERS),
+    open: new McpServerPool(() => buildMcpServer(deps, "open"), IDLE_SERVERS),
+  };
+
   async function serveLegacy(
     request: Request,
     caller: McpCaller,
     parsedBody: unknown,
     newSessionId?: string,
   ): Promise<Response> {
-    const server = buildMcpServer(deps, caller);
+    const pool = isLoneRequest(parsedBody) ? pools[caller.endpoint] : undefined;
+    const server = pool ? pool.take() : buildMcpServer(deps, caller.endpoint);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: newSessionId === undefined ? undefined : () => newSessionId,
       enableJsonResponse: config.mcp.responseMode === "json",
@@ -90,18 +99,20 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
     });
     await server.connect(transport);
     let tornDown = false;
-    const teardown = () => {
+    /** Only a server whose exchange ran to its end goes back to the pool. */
+    const teardown = (completed: boolean) => {
       if (tornDown) return;
       tornDown = true;
       transport.close().catch(() => {});
-      server.close().catch(() => {});
+      if (pool && completed) pool.give(server);
+      else server.close().catch(() => {});
     };
     const response = await transport.handleRequest(request, {
       authInfo: authInfoFor(caller),
       ...(parsedBody !== undefined && { parsedBody }),
     });
     if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) {
-      teardown();
+      teardown(true);
       return response;
     }
     // A streamed answer ends when the stream does; only then is the instance released.
@@ -111,16 +122,16 @@ export function createStreamableHttp(deps: McpDeps): StreamableHttp {
         try {
           const { done, value } = await reader.read();
           if (done) {
-            teardown();
+            teardown(true);
             controller.close();
           } else controller.enqueue(value);
         } catch (error) {
-          teardown();
+          teardown(false);
           controller.error(error);
         }
       },
       cancel(reason) {
-        teardown();
+        teardown(false);
         return reader.cancel(reason);
       },
     });

@@ -1,4 +1,4 @@
-import type { CallToolResult } from "@modelcontextprotocol/server";
+import type { AuthInfo, CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { Config } from "../config.ts";
 import { InsufficientScope } from "../core/errors.ts";
 import type { Scope } from "../core/oauth/scopes.ts";
@@ -28,53 +28,72 @@ export interface McpObserver {
   toolCalled(tool: string, outcome: ToolOutcome): void;
 }
 
-/** One server instance's view: the shared dependencies and who is calling. */
-export interface ToolContext extends McpDeps {
-  caller: McpCaller;
+/** The SDK hands authInfo through to every handler untouched; it carries our caller. */
+export function authInfoFor(caller: McpCaller): AuthInfo {
+  return { token: "", clientId: caller.endpoint, scopes: [], extra: { caller } };
+}
+
+/** The caller a transport put in a request's authInfo. */
+export function callerOf(authInfo: AuthInfo | undefined): McpCaller {
+  const caller = authInfo?.extra?.caller as McpCaller | undefined;
+  if (!caller) throw new Error("MCP request without a caller");
+  return caller;
+}
+
+/**
+ * Who sent the request a tool, resource or prompt is serving. Always read from the request,
+ * never kept by the server instance: one instance serves many requests, of any user.
+ */
+export function requestCaller(extra: ServerContext | undefined): McpCaller {
+  return callerOf(extra?.http?.authInfo);
 }
 
 /**
  * Resolves the user, checks the credential has `scope`, counts the call against the per-minute
  * limit, and runs `fn` for them.
  */
-export async function asUser<T>(
-  ctx: ToolContext,
+async function asUser<T>(
+  deps: McpDeps,
+  extra: ServerContext | undefined,
   scope: Scope,
   fn: (userId: string) => Promise<T>,
 ): Promise<T> {
-  const userId = await callerUserId(ctx.caller, ctx.sessions);
-  if (!ctx.caller.scopes.includes(scope)) throw new InsufficientScope(scope);
-  await ctx.limiter.hit(
+  const caller = requestCaller(extra);
+  const userId = await callerUserId(caller, deps.sessions);
+  if (!caller.scopes.includes(scope)) throw new InsufficientScope(scope);
+  await deps.limiter.hit(
     `mcp-calls:${userId}`,
-    ctx.config.mcp.callsPerMinute,
+    deps.config.mcp.callsPerMinute,
     60_000,
-    `Too many MCP calls: at most ${ctx.config.mcp.callsPerMinute} a minute.`,
+    `Too many MCP calls: at most ${deps.config.mcp.callsPerMinute} a minute.`,
   );
   return fn(userId);
 }
 
 /** A tool body that acts for the calling user; any error becomes an `isError` result. */
 export async function userTool(
-  ctx: ToolContext,
+  deps: McpDeps,
+  extra: ServerContext | undefined,
   scope: Scope,
   fn: (userId: string) => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   try {
-    return await asUser(ctx, scope, fn);
+    return await asUser(deps, extra, scope, fn);
   } catch (error) {
-    return errorResult(error, ctx.onUnexpected);
+    return errorResult(error, deps.onUnexpected);
   }
 }
 
 /** For resources (`uri` given) and prompts, whose errors are JSON-RPC errors, not results. */
 export async function userRead<T>(
-  ctx: ToolContext,
+  deps: McpDeps,
+  extra: ServerContext | undefined,
   fn: (userId: string) => Promise<T>,
   uri?: string,
 ): Promise<T> {
   try {
-    return await asUser(ctx, "conversations:read", fn);
+    return await asUser(deps, extra, "conversations:read", fn);
   } catch (error) {
-    throw protocolError(error, ctx.onUnexpected, uri);
+    throw protocolError(error, deps.onUnexpected, uri);
   }
 }

@@ -1,11 +1,11 @@
-import type { CallToolResult, McpServer } from "@modelcontextprotocol/server";
+import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { Invalid } from "../../core/errors.ts";
 import { credentialsSchema, loginSchema } from "../../core/schemas.ts";
 import type { SignInCredential } from "../../core/mcp_sessions.ts";
 import type { User } from "../../core/types.ts";
 import { apiTokenInput, credentialsInput, signedInOutput } from "../schemas.ts";
 import { errorResult } from "../tool_result.ts";
-import type { ToolContext } from "../tool_context.ts";
+import { type McpDeps, requestCaller } from "../tool_context.ts";
 
 const SAFER = "Prefer connecting Pensieve with OAuth or a personal access token: a password " +
   "typed into a chat passes through the model and the chat history.";
@@ -14,16 +14,17 @@ const SAFER = "Prefer connecting Pensieve with OAuth or a personal access token:
  * In-band sign-in for `/open/…`, for clients that can neither send a header nor do OAuth. Each
  * binds the user to the MCP session in the store; other tools answer "log in first" until then.
  */
-export function registerAccountTools(server: McpServer, ctx: ToolContext): void {
-  const { accounts, authenticator } = ctx.services;
+export function registerAccountTools(server: McpServer, deps: McpDeps): void {
+  const { accounts, authenticator } = deps.services;
 
   const bind = async (
+    extra: ServerContext,
     user: Pick<User, "id" | "email">,
     signIn: SignInCredential,
     verb: string,
   ): Promise<CallToolResult> => {
-    const sessionId = ctx.caller.sessionId;
-    if (!sessionId || !(await ctx.sessions.bind(sessionId, user.id, signIn))) {
+    const sessionId = requestCaller(extra).sessionId;
+    if (!sessionId || !(await deps.sessions.bind(sessionId, user.id, signIn))) {
       throw new Invalid(
         "This connection has no MCP session to sign in to. Reconnect (the client must keep " +
           "the Mcp-Session-Id of its initialize, or use the SSE transport), or use OAuth.",
@@ -44,7 +45,7 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     try {
       return await fn();
     } catch (error) {
-      return errorResult(error, ctx.onUnexpected);
+      return errorResult(error, deps.onUnexpected);
     }
   };
 
@@ -55,11 +56,12 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     inputSchema: credentialsInput,
     outputSchema: signedInOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
-  }, (input) =>
+  }, (input, extra) =>
     guard(async () => {
       const { email, password } = credentials(input);
-      const session = await accounts.register(email, password, ctx.caller.clientAddress);
-      return bind(session.user, { kind: "password" }, "Account created; signed in");
+      const { clientAddress } = requestCaller(extra);
+      const session = await accounts.register(email, password, clientAddress);
+      return bind(extra, session.user, { kind: "password" }, "Account created; signed in");
     }));
 
   server.registerTool("mcp_login", {
@@ -69,11 +71,12 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     inputSchema: credentialsInput,
     outputSchema: signedInOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
-  }, (input) =>
+  }, (input, extra) =>
     guard(async () => {
       const { email, password } = credentials(input, loginSchema);
-      const session = await accounts.login(email, password, ctx.caller.clientAddress);
-      return bind(session.user, { kind: "password" }, "Signed in");
+      const { clientAddress } = requestCaller(extra);
+      const session = await accounts.login(email, password, clientAddress);
+      return bind(extra, session.user, { kind: "password" }, "Signed in");
     }));
 
   server.registerTool("set_api_token", {
@@ -84,11 +87,12 @@ export function registerAccountTools(server: McpServer, ctx: ToolContext): void 
     inputSchema: apiTokenInput,
     outputSchema: signedInOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
-  }, ({ token }) =>
+  }, ({ token }, extra) =>
     guard(async () => {
       const secret = token.trim();
       const principal = await authenticator.authenticate(secret);
       return bind(
+        extra,
         await accounts.me(principal.userId),
         { kind: "token", secret, principal },
         "Signed in",

@@ -9,15 +9,15 @@ import {
   connectorSearchOutput,
 } from "../schemas.ts";
 import { TOOL_SCOPES } from "../scopes.ts";
-import { type ToolContext, userTool } from "../tool_context.ts";
+import { type McpDeps, userTool } from "../tool_context.ts";
 
 /**
  * `search` and `fetch` in the exact shape ChatGPT connectors and deep research require: one text
  * item holding the same JSON as structuredContent, and a non-empty url for citations.
  */
-export function registerConnectorTools(server: McpServer, ctx: ToolContext): void {
-  const { conversations } = ctx.services;
-  const url = (id: string) => conversationUrl(ctx.config.publicUrl, id);
+export function registerConnectorTools(server: McpServer, deps: McpDeps): void {
+  const { conversations } = deps.services;
+  const url = (id: string) => conversationUrl(deps.config.publicUrl, id);
 
   server.registerTool("search", {
     title: "Search saved conversations",
@@ -26,8 +26,8 @@ export function registerConnectorTools(server: McpServer, ctx: ToolContext): voi
     inputSchema: connectorSearchInput,
     outputSchema: connectorSearchOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
-  }, ({ query }) =>
-    userTool(ctx, TOOL_SCOPES.search, async (userId) => {
+  }, ({ query }, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.search, async (userId) => {
       const page = query.trim()
         ? await conversations.search(userId, { q: query, limit: LIMITS.searchPageDefault })
         : { items: [] };
@@ -48,8 +48,8 @@ export function registerConnectorTools(server: McpServer, ctx: ToolContext): voi
     inputSchema: connectorFetchInput,
     outputSchema: connectorFetchOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
-  }, ({ id }) =>
-    userTool(ctx, TOOL_SCOPES.fetch, async (userId) => {
+  }, ({ id }, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.fetch, async (userId) => {
       const loaded = await conversations.load(userId, id, { limit: LIMITS.messagePageMax });
       const c = loaded.conversation;
       const document = {

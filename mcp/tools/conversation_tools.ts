@@ -27,23 +27,23 @@ import {
 } from "../schemas.ts";
 import { dataResult } from "../tool_result.ts";
 import { TOOL_SCOPES } from "../scopes.ts";
-import { type ToolContext, userTool } from "../tool_context.ts";
+import { type McpDeps, userTool } from "../tool_context.ts";
 
 const loadCursor = z.object({ s: z.int().min(-1) });
 
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /** A conversation head as tools show it: the REST view plus its dashboard link. */
-export function conversationOut(ctx: ToolContext, conversation: Conversation) {
+export function conversationOut(deps: Pick<McpDeps, "config">, conversation: Conversation) {
   return {
     ...conversationView(conversation),
-    url: conversationUrl(ctx.config.publicUrl, conversation.id),
+    url: conversationUrl(deps.config.publicUrl, conversation.id),
   };
 }
 
 /** The original Pensieve tools: save, load, append, list, search, delete. */
-export function registerConversationTools(server: McpServer, ctx: ToolContext): void {
-  const { conversations } = ctx.services;
+export function registerConversationTools(server: McpServer, deps: McpDeps): void {
+  const { conversations } = deps.services;
 
   server.registerTool("save_conversation", {
     title: "Save conversation",
@@ -54,8 +54,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: saveInput,
     outputSchema: savedOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.save_conversation, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.save_conversation, async (userId) => {
       const conversation = await conversations.save(userId, {
         title: input.title,
         messages: input.messages,
@@ -67,7 +67,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
         `Saved "${conversation.title}" with ${
           count(conversation.messageCount, "message")
         } (id ${conversation.id}).`,
-        { conversation: conversationOut(ctx, conversation) },
+        { conversation: conversationOut(deps, conversation) },
       );
     }));
 
@@ -79,8 +79,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: loadInput,
     outputSchema: loadedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.load_conversation, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.load_conversation, async (userId) => {
       if (input.last_n !== undefined && input.cursor !== undefined) {
         throw new Invalid("Give last_n or cursor, not both.");
       }
@@ -100,7 +100,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
       return dataResult(
         `"${loaded.conversation.title}": ${range} of ${loaded.conversation.messageCount}.`,
         {
-          conversation: conversationOut(ctx, loaded.conversation),
+          conversation: conversationOut(deps, loaded.conversation),
           messages: loaded.messages.map(messageView),
           next_cursor: nextCursor,
         },
@@ -115,8 +115,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: appendInput,
     outputSchema: appendedOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.append_to_conversation, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.append_to_conversation, async (userId) => {
       const result = await conversations.append(userId, input.conversation_id, input.messages);
       const added = result.messages.filter((m) => !m.duplicate).length;
       return dataResult(
@@ -124,7 +124,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
           count(result.conversation.messageCount, "message")
         }.`,
         {
-          conversation: conversationOut(ctx, result.conversation),
+          conversation: conversationOut(deps, result.conversation),
           messages: result.messages.map(appendedMessageView),
         },
       );
@@ -137,8 +137,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: listInput,
     outputSchema: listedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.list_conversations, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.list_conversations, async (userId) => {
       const page = await conversations.list(userId, {
         limit: input.limit ?? LIMITS.listPageDefault,
         cursor: input.cursor,
@@ -150,7 +150,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
           page.nextCursor ? "; more with next_cursor" : ""
         }.`,
         {
-          conversations: page.items.map((c) => conversationOut(ctx, c)),
+          conversations: page.items.map((c) => conversationOut(deps, c)),
           next_cursor: page.nextCursor,
         },
       );
@@ -164,8 +164,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: searchInput,
     outputSchema: searchedOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.search_conversations, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.search_conversations, async (userId) => {
       const page = await conversations.search(userId, {
         q: input.query,
         limit: input.limit ?? LIMITS.searchPageDefault,
@@ -176,7 +176,7 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
         {
           results: page.items.map((r) => ({
             ...searchResultView(r),
-            conversation: conversationOut(ctx, r.conversation),
+            conversation: conversationOut(deps, r.conversation),
           })),
           next_cursor: page.nextCursor,
         },
@@ -190,8 +190,8 @@ export function registerConversationTools(server: McpServer, ctx: ToolContext): 
     inputSchema: deleteInput,
     outputSchema: deletedOutput,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
-  }, (input) =>
-    userTool(ctx, TOOL_SCOPES.delete_conversation, async (userId) => {
+  }, (input, extra) =>
+    userTool(deps, extra, TOOL_SCOPES.delete_conversation, async (userId) => {
       await conversations.delete(userId, input.conversation_id);
       return dataResult("Deleted.", { deleted: input.conversation_id });
     }));
