@@ -25,7 +25,14 @@ export async function readMcpBody(request: Request): Promise<McpRequestBody> {
   const parsed = parsedOrUndefined(text);
   if (parsed !== undefined) return { request, parsed };
   // Only an unparseable body reaches the SDK unparsed: give it the bytes again to report on.
-  return { request: new Request(request, { body: text }), parsed: undefined };
+  // Built from its parts, not `new Request(request, …)`, which would follow the request's signal
+  // and make Deno warn on stderr that a followed signal aborts when a response completes.
+  const copy = new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: text,
+  });
+  return { request: copy, parsed: undefined };
 }
 
 /** The JSON in a body, or undefined when it is empty or not JSON. */

@@ -1,0 +1,55 @@
+/**
+ * A POST to /mcp whose body is not JSON is answered with the SDK's parse error and leaves nothing
+ * on the server's stderr. The body used to be handed on as `new Request(request, …)`, which
+ * follows the request's signal, and Deno warned once per process that a followed request signal
+ * aborts on a completed response.
+ */
+import assert from "node:assert/strict";
+import { spawnServer } from "../_helpers/process.ts";
+
+Deno.test("mcp: a body that is not JSON gets a parse error and leaves nothing on stderr", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pensieve-mcp-stderr-" });
+  const server = await spawnServer({ PENSIEVE_DB: `sqlite:${dir}/pensieve.db` }, { stderr: true });
+  try {
+    const register = await fetch(`${server.url}/auth/register`, {
+      method: "POST",
+      body: JSON.stringify({ email: "parse@example.com", password: "parse password" }),
+    });
+    assert.equal(register.status, 201);
+    const { access_token: session } = await register.json();
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${session}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "mcp" }),
+    });
+    assert.equal(created.status, 201);
+    const { secret: token } = await created.json();
+    for (const body of ["{not json", ""]) {
+      const res = await fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          "MCP-Protocol-Version": "2025-11-25",
+        },
+        body,
+      });
+      const answer = await res.json();
+      assert.equal(res.status, 400, JSON.stringify(answer));
+      assert.equal(answer.error?.code, -32700, JSON.stringify(answer));
+    }
+    server.child.kill("SIGTERM");
+    const { code, stdout } = await server.wait();
+    assert.equal(code, 0, stdout);
+    assert.equal(server.errors(), "");
+  } finally {
+    try {
+      server.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await server.child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
