@@ -8,6 +8,8 @@ export interface ServerProcess {
   errors(): string;
   /** Waits for exit; returns the status and the whole stdout. */
   wait(): Promise<{ code: number; stdout: string }>;
+  /** SIGKILLs it unless it has already exited, and waits: for a test's `finally`. */
+  kill(): Promise<void>;
 }
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -74,16 +76,25 @@ export async function spawnServer(
     await child.status;
     throw new Error(`server did not start:\n${text}`);
   }
+  const wait = async () => {
+    const status = await child.status;
+    await pump;
+    await errorsRead;
+    return { code: status.code, stdout: text };
+  };
   return {
     url,
     child,
     output: () => text,
     errors: () => errors,
-    async wait() {
-      const status = await child.status;
-      await pump;
-      await errorsRead;
-      return { code: status.code, stdout: text };
+    wait,
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await wait();
     },
   };
 }

@@ -110,12 +110,7 @@ Deno.test("import: a streamed upload, stored, refused or cut off, leaves nothing
     assert.equal(code, 0, stdout);
     assert.equal(server.errors(), "");
   } finally {
-    try {
-      server.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await server.child.status;
+    await server.kill();
     await Deno.remove(dir, { recursive: true });
   }
 });

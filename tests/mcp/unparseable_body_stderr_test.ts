@@ -44,12 +44,7 @@ Deno.test("mcp: a body that is not JSON gets a parse error and leaves nothing on
     assert.equal(code, 0, stdout);
     assert.equal(server.errors(), "");
   } finally {
-    try {
-      server.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await server.child.status;
+    await server.kill();
     await Deno.remove(dir, { recursive: true });
   }
 });
