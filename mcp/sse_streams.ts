@@ -93,7 +93,8 @@ export class SseStreams {
   async post(
     sessionId: string,
     identity: McpRequestIdentity,
-    body: string,
+    /** The body as the route parsed it; undefined when it is not JSON. */
+    body: unknown,
   ): Promise<Response> {
     const stream = this.#open.get(sessionId);
     if (
@@ -116,8 +117,8 @@ export class SseStreams {
     await countOpenRequest(this.deps, identity);
     let messages: unknown[];
     try {
-      const parsed = JSON.parse(body);
-      messages = (Array.isArray(parsed) ? parsed : [parsed]).map((m) => parseJSONRPCMessage(m));
+      if (body === undefined) throw new SyntaxError("not JSON");
+      messages = (Array.isArray(body) ? body : [body]).map((m) => parseJSONRPCMessage(m));
     } catch {
       return jsonRpcError(400, -32700, "Parse error: the body is not a JSON-RPC message.");
     }

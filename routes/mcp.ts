@@ -113,11 +113,11 @@ export function mcpRoutes(deps: {
   const messagesAt = (endpoint: McpEndpoint) => async (c: Context<AppEnv>) => {
     const identity = await identify(c, endpoint, "/sse");
     if (identity instanceof Response) return identity;
-    const text = await c.req.text();
-    const refused = scopeRefusal(c, identity, "/sse", parsedOrUndefined(text));
+    const body = parsedOrUndefined(await c.req.text());
+    const refused = scopeRefusal(c, identity, "/sse", body);
     if (refused) return refused;
     const sessionId = c.req.query("sessionId") ?? "";
-    return (await mcp.get()).sse.post(sessionId, identity, text);
+    return (await mcp.get()).sse.post(sessionId, identity, body);
   };
 
   const protectedResource = (path: "" | "/mcp" | "/sse") => (c: Context<AppEnv>) =>
