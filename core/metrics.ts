@@ -1,7 +1,7 @@
 /**
  * What the service tells its metrics. They are kept (core/prometheus_metrics.ts) only when
- * `PENSIEVE_METRICS_TOKEN` lets a scraper read them; otherwise nothing is counted and prom-client,
- * a fifth of the start-up time, is never loaded.
+ * `PENSIEVE_METRICS_TOKEN` lets a scraper read them; otherwise nothing is counted and prom-client
+ * (with its dependencies, one of the slowest imports at start-up) is never loaded.
  */
 
 /** How an MCP tool call ended: a result, an `isError` result, or a thrown protocol error. */

@@ -33,7 +33,7 @@ function createRenderer(Markdown: typeof MarkdownIt): Renderer {
 }
 
 // One renderer per process: it holds only its settings. Loaded with the first conversation page,
-// not at start-up: markdown-it and its dependencies are a tenth of the server's start.
+// not at start-up, which would pay for markdown-it and its dependencies on every start.
 let renderer: Renderer | undefined;
 
 /** Loads the renderer; `renderMarkdown` may be called once this has resolved. */
