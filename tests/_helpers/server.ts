@@ -24,6 +24,21 @@ export interface CallInit extends Omit<RequestInit, "body"> {
   body?: BodyInit;
 }
 
+/** `call` against a server at `url`: in this process (startServer) or a spawned one. */
+export function callAt(url: string): TestServer["call"] {
+  return (path, init = {}) => {
+    const { token, json, headers, ...rest } = init;
+    const h = new Headers(headers);
+    if (token) h.set("Authorization", `Bearer ${token}`);
+    let body = init.body;
+    if (json !== undefined) {
+      h.set("Content-Type", "application/json");
+      body = JSON.stringify(json);
+    }
+    return fetch(url + path, { ...rest, headers: h, body });
+  };
+}
+
 /** Test-only JWT key: 32 bytes, never used outside tests. */
 export const TEST_SECRET = new TextEncoder().encode("test-secret-test-secret-test-secret!");
 
@@ -85,17 +100,7 @@ export async function startServer(
     store,
     config,
     dbPath,
-    call(path, init = {}) {
-      const { token, json, headers, ...rest } = init;
-      const h = new Headers(headers);
-      if (token) h.set("Authorization", `Bearer ${token}`);
-      let body = init.body;
-      if (json !== undefined) {
-        h.set("Content-Type", "application/json");
-        body = JSON.stringify(json);
-      }
-      return fetch(url + path, { ...rest, headers: h, body });
-    },
+    call: callAt(url),
     async close() {
       await app.closeStreams();
       await server.shutdown();
@@ -109,7 +114,7 @@ let counter = 0;
 
 /** A fresh account on `server`; returns its access token and id. */
 export async function signUp(
-  server: TestServer,
+  server: Pick<TestServer, "call">,
   password = "correct horse battery",
 ): Promise<{ token: string; userId: string; email: string; password: string }> {
   const email = `user${++counter}-${crypto.randomUUID().slice(0, 8)}@example.com`;
@@ -137,7 +142,7 @@ export async function withServer(
  * token sign-in returns is for the API and dashboard only); `accessToken` is that one.
  */
 export async function signUpForMcp(
-  server: TestServer,
+  server: Pick<TestServer, "call">,
 ): Promise<
   { token: string; accessToken: string; userId: string; email: string; password: string }
 > {

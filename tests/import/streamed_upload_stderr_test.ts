@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnServer } from "../_helpers/process.ts";
+import { callAt, signUp } from "../_helpers/server.ts";
 import { claudeConversation, json } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();
@@ -19,12 +20,7 @@ Deno.test("import: a streamed upload, stored, refused or cut off, leaves nothing
   const dir = await Deno.makeTempDir({ prefix: "pensieve-stderr-" });
   const server = await spawnServer({ PENSIEVE_DB: `sqlite:${dir}/pensieve.db` }, { stderr: true });
   try {
-    const register = await fetch(`${server.url}/auth/register`, {
-      method: "POST",
-      body: JSON.stringify({ email: "stream@example.com", password: "stream password" }),
-    });
-    assert.equal(register.status, 201);
-    const { access_token: token } = await register.json();
+    const { token } = await signUp({ call: callAt(server.url) });
     const auth = { Authorization: `Bearer ${token}` };
     const file = json([claudeConversation()]);
 

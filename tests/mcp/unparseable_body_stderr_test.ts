@@ -6,24 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnServer } from "../_helpers/process.ts";
+import { callAt, signUpForMcp } from "../_helpers/server.ts";
 
 Deno.test("mcp: a body that is not JSON gets a parse error and leaves nothing on stderr", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pensieve-mcp-stderr-" });
   const server = await spawnServer({ PENSIEVE_DB: `sqlite:${dir}/pensieve.db` }, { stderr: true });
   try {
-    const register = await fetch(`${server.url}/auth/register`, {
-      method: "POST",
-      body: JSON.stringify({ email: "parse@example.com", password: "parse password" }),
-    });
-    assert.equal(register.status, 201);
-    const { access_token: session } = await register.json();
-    const created = await fetch(`${server.url}/api/tokens`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${session}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ name: "mcp" }),
-    });
-    assert.equal(created.status, 201);
-    const { secret: token } = await created.json();
+    const { token } = await signUpForMcp({ call: callAt(server.url) });
     for (const body of ["{not json", ""]) {
       const res = await fetch(`${server.url}/mcp`, {
         method: "POST",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { spawnServer } from "../_helpers/process.ts";
+import { callAt, signUp } from "../_helpers/server.ts";
 
 const encoder = new TextEncoder();
 
@@ -23,12 +24,7 @@ Deno.test("SIGTERM with a stalled import upload open: the rest is cut off after 
   }, { stderr: true });
   let connection: Deno.TcpConn | undefined;
   try {
-    const register = await fetch(`${server.url}/auth/register`, {
-      method: "POST",
-      body: JSON.stringify({ email: "stall@example.com", password: "stall password" }),
-    });
-    assert.equal(register.status, 201);
-    const { access_token: token } = await register.json();
+    const { token } = await signUp({ call: callAt(server.url) });
     const saved = await fetch(`${server.url}/api/conversations`, {
       method: "POST",
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
