@@ -1,9 +1,9 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { Clock } from "./core/clock.ts";
-import { TooLarge } from "./core/errors.ts";
+import { Invalid, PensieveError, TooLarge } from "./core/errors.ts";
 import { createServices, type Services } from "./core/services.ts";
 import type { Config } from "./config.ts";
 import type { MetadataFetcher } from "./core/oauth/client_metadata_document.ts";
@@ -140,13 +140,28 @@ export async function createApp(deps: {
     c.header("Cache-Control", "no-store");
   });
   // After no-store, so a refused oversize body is not cacheable either.
-  const limitTo = (maxSize: number) =>
-    bodyLimit({
+  const limitTo = (maxSize: number): MiddlewareHandler<AppEnv> => {
+    const limit = bodyLimit({
       maxSize,
       onError: () => {
         throw new TooLarge(`The request body is larger than ${maxSize} bytes.`);
       },
     });
+    return async (c, next) => {
+      let reached = false;
+      try {
+        await limit(c, () => {
+          reached = true;
+          return next();
+        });
+      } catch (error) {
+        // A body of unknown length is read here, before the handler: failing to read it means
+        // the client went away mid-body (often after a 504), not a fault of the server.
+        if (reached || error instanceof PensieveError) throw error;
+        throw new Invalid("The request body ended before it was complete.");
+      }
+    };
+  };
   const generalLimit = limitTo(config.maxBodyBytes);
   // An export upload is streamed into the importer, so it may be far larger than a request,
   // and is never buffered.
