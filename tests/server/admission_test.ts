@@ -152,8 +152,12 @@ Deno.test("a request not answered in time gets a JSON 504, and its slot goes to 
       const first = list();
       await gate.arrived(1);
       // Both wait behind the first; when its time is up, its slot goes to the next in line, and
-      // so on: each reaches the store (and is held there) before it too is answered 504.
-      const waiting = [list(), list()];
+      // so on: each reaches the store (and is held there) before it too is answered 504. They are
+      // sent 300 ms apart so that each one's time runs out well after the one before it has
+      // handed on its slot (sent together, the last could run out of time still in the queue).
+      const later = (ms: number) =>
+        new Promise((resolve) => setTimeout(resolve, ms)).then(() => list());
+      const waiting = [later(300), later(600)];
 
       const timedOut = await first;
       assert.equal(timedOut.status, 504);
